@@ -1,0 +1,1 @@
+"""Compact reference agents (installed as ``imitenvs.agents``)."""

@@ -1,0 +1,99 @@
+"""The environment catalogue, generated from the registry.
+
+Two views: the full table ``docs/envs.md`` (every id with its spaces) and a family summary
+between the ``<!-- catalogue -->`` markers of ``README.md``. ``python -m imitenvs catalogue
+--write`` refreshes both; a test fails when either is stale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium
+
+from imitenvs.registry import ENTRIES, EnvEntry, families
+
+HEADER = """# Environment catalogue
+
+Generated from `imitenvs/registry.py` by `python -m imitenvs catalogue --write`; do not edit by
+hand (a test fails when this file is stale). `python -m imitenvs info ID` shows one entry.
+"""
+
+
+def describe_space(space: gymnasium.Space) -> str:
+    """Short, stable text for a space: ``Discrete(5)``, ``Box(float32, (75,))``, ..."""
+    if isinstance(space, gymnasium.spaces.Box):
+        return f"Box({space.dtype}, {tuple(space.shape)})"
+    if isinstance(space, gymnasium.spaces.Discrete):
+        return f"Discrete({int(space.n)})"
+    if isinstance(space, gymnasium.spaces.Dict):
+        inner = ", ".join(f"{k}: {describe_space(v)}" for k, v in space.spaces.items())
+        return f"Dict({inner})"
+    return str(space)
+
+
+def entry_spaces(entry: EnvEntry) -> tuple[str, str]:
+    """(observation, action) space descriptions of the single env behind ``entry``."""
+    env = gymnasium.make(entry.id)
+    try:
+        return describe_space(env.observation_space), describe_space(env.action_space)
+    finally:
+        env.close()
+
+
+def render_catalogue() -> str:
+    """The whole catalogue as Markdown."""
+    lines = [HEADER]
+    for family in families():
+        entries = [e for e in ENTRIES if e.family == family]
+        lines.append(f"\n## {family} ({len(entries)} ids)\n")
+        lines.append("| id | summary | observation | action | episode steps | batched |")
+        lines.append("|---|---|---|---|---|---|")
+        for e in entries:
+            obs, act = entry_spaces(e)
+            steps = e.max_episode_steps if e.max_episode_steps is not None else "-"
+            lines.append(
+                f"| `{e.id}` | {e.summary} | `{obs}` | `{act}` | {steps} | "
+                f"{'yes' if e.batched else 'no'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def render_family_table() -> str:
+    """The README's family summary: family, number of ids, the first few ids."""
+    lines = ["| family | ids | examples |", "|---|---|---|"]
+    for family in families():
+        ids = [e.id for e in ENTRIES if e.family == family]
+        shown = ", ".join(f"`{i}`" for i in ids[:3]) + (", ..." if len(ids) > 3 else "")
+        lines.append(f"| {family} | {len(ids)} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+README_START, README_END = "<!-- catalogue -->\n", "<!-- /catalogue -->"
+
+
+def replace_readme_block(readme: str, table: str) -> str:
+    """``readme`` with the text between the catalogue markers replaced by ``table``.
+
+    Raises:
+        ValueError: the markers are missing.
+    """
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README has no {README_START.strip()} ... {README_END} block")
+    return readme[: start + len(README_START)] + table + readme[end:]
+
+
+def checkout_root() -> Path:
+    """Root of the source checkout this module belongs to (holds ``docs/`` and ``README.md``)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def write_catalogue(root: Path) -> list[Path]:
+    """Write ``docs/envs.md`` and the README block under ``root``; returns the paths written."""
+    envs_md = root / "docs" / "envs.md"
+    envs_md.parent.mkdir(parents=True, exist_ok=True)
+    envs_md.write_text(render_catalogue())
+    readme = root / "README.md"
+    readme.write_text(replace_readme_block(readme.read_text(), render_family_table()))
+    return [envs_md, readme]

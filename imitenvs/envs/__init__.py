@@ -1,0 +1,1 @@
+"""Environment families, one subpackage each; their ids are listed in ``imitenvs.registry``."""

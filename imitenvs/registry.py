@@ -1,0 +1,180 @@
+"""The one table of every environment id imitenvs provides.
+
+Every id lives in :data:`ENTRIES` (built once, at import, by the family functions below) and
+is registered with gymnasium under the ``imitenvs/`` namespace by :func:`register_all`, which
+``import imitenvs`` calls. The CLI (``python -m imitenvs list|info``), the generated catalogue
+``docs/envs.md`` and the conformance tests all read this table, so a new family is covered by
+all of them as soon as its entries are added here.
+
+Adding an environment: write the class (its docstring is the spec), then add an
+:class:`EnvEntry` to the family function (or a new family function listed in
+:func:`_build_entries`), then run ``python -m imitenvs catalogue --write`` to refresh
+``docs/envs.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import gymnasium
+
+NAMESPACE = "imitenvs"
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered environment id.
+
+    Attributes:
+        name: Id without the namespace, e.g. ``"RoomDefault-v0"``.
+        entry_point: ``"module:callable"`` that builds the single env.
+        family: Short family name used by ``list --family`` (``"gridworld"``, ...).
+        summary: One line for catalogues and ``info``.
+        kwargs: Default constructor kwargs (overridable in ``gymnasium.make``).
+        max_episode_steps: Episode length enforced by gymnasium's ``TimeLimit`` for single envs,
+            or ``None`` when the env ends its episodes itself.
+        batched: ``True`` for natively vectorised envs; ``vector_entry_point`` is then
+            registered too, and ``gymnasium.make(id, num_envs=N)`` returns the batched object.
+        vector_entry_point: ``"module:callable"`` of the batched class (batched ids only).
+    """
+
+    name: str
+    entry_point: str
+    family: str
+    summary: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    batched: bool = False
+    vector_entry_point: str | None = None
+
+    def __post_init__(self) -> None:
+        if "/" in self.name or not self.name.split("-v")[-1].isdigit():
+            raise ValueError(f"env name {self.name!r} must look like 'Name-vN' with no namespace")
+        if self.batched != (self.vector_entry_point is not None):
+            raise ValueError(f"{self.name}: batched ids need a vector_entry_point and vice versa")
+        object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
+
+    @property
+    def id(self) -> str:
+        """The full gymnasium id, ``imitenvs/<name>``."""
+        return f"{NAMESPACE}/{self.name}"
+
+
+# --------------------------------------------------------------------------------------------
+# Families. Each returns its entries; the order here is the order of the catalogue.
+# --------------------------------------------------------------------------------------------
+
+_GRIDWORLD_EP = "imitenvs.envs.gridworld:make_gridworld"
+_GRIDWORLD_HORIZON = 20
+
+
+def _gridworld_entries() -> list[EnvEntry]:
+    """The Deep RLSP / RLSP gridworlds ("Preferences Implicit in the State of the World")."""
+    rows = [
+        ("RoomDefault-v0", "room", "default", "Room with a vase between the agent and a goal."),
+        (
+            "RoomDefaultPixel-v0",
+            "room",
+            "default_pixel",
+            "RoomDefault with 64x64x3 RGB observations.",
+        ),
+        ("RoomAlt-v0", "room", "alt", "RoomDefault with the agent starting at (4, 1)."),
+        ("RoomBad-v0", "room", "bad", "Room whose vase is far from the agent's path."),
+        ("RoomBig-v0", "room", "big", "10x10 room with one vase."),
+        ("ApplesDefault-v0", "apples", "default", "Pick apples from trees into a bucket."),
+        ("TrainDefault-v0", "train", "default", "A train loops past a vase; do not break either."),
+        (
+            "BatteriesDefault-v0",
+            "batteries",
+            "default",
+            "Keep a train alive with batteries (task reward: goal only).",
+        ),
+        (
+            "BatteriesEasy-v0",
+            "batteries",
+            "easy",
+            "Batteries with the train-alive term in the task reward.",
+        ),
+    ]
+    return [
+        EnvEntry(
+            name=name,
+            entry_point=_GRIDWORLD_EP,
+            family="gridworld",
+            summary=summary,
+            kwargs={"problem": problem, "spec": spec},
+            max_episode_steps=_GRIDWORLD_HORIZON,
+        )
+        for name, problem, spec, summary in rows
+    ]
+
+
+def _build_entries() -> tuple[EnvEntry, ...]:
+    entries = tuple(_gridworld_entries())
+    names = [e.name for e in entries]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise RuntimeError(f"duplicate env names in the registry: {duplicated}")
+    return entries
+
+
+ENTRIES: tuple[EnvEntry, ...] = _build_entries()
+_BY_ID: Mapping[str, EnvEntry] = MappingProxyType({e.id: e for e in ENTRIES})
+
+
+def families() -> list[str]:
+    """Family names in catalogue order."""
+    return list(dict.fromkeys(e.family for e in ENTRIES))
+
+
+def list_envs(family: str | None = None) -> list[str]:
+    """Full ids (``imitenvs/...``) of every registered env, optionally of one family.
+
+    Raises:
+        ValueError: ``family`` is not a known family (the message lists them).
+    """
+    if family is not None and family not in families():
+        raise ValueError(f"unknown family {family!r}; known families: {', '.join(families())}")
+    return [e.id for e in ENTRIES if family is None or e.family == family]
+
+
+def get_entry(env_id: str) -> EnvEntry:
+    """The registry entry for ``env_id`` (with or without the ``imitenvs/`` prefix).
+
+    Raises:
+        KeyError: unknown id; the message suggests close matches.
+    """
+    full = env_id if env_id.startswith(f"{NAMESPACE}/") else f"{NAMESPACE}/{env_id}"
+    if full in _BY_ID:
+        return _BY_ID[full]
+    import difflib
+
+    close = difflib.get_close_matches(full, list(_BY_ID), n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise KeyError(f"unknown env id {env_id!r}.{hint} Run `python -m imitenvs list` for all ids.")
+
+
+def register_all() -> None:
+    """Register every entry with gymnasium (idempotent)."""
+    for entry in ENTRIES:
+        if entry.id in gymnasium.registry:
+            continue
+        extra: dict[str, Any] = {}
+        if entry.batched:
+            # Batched objects keep their own per-world counters; gymnasium's single-env
+            # wrappers (TimeLimit, OrderEnforcing, PassiveEnvChecker) would break them.
+            extra = {
+                "vector_entry_point": entry.vector_entry_point,
+                "disable_env_checker": True,
+                "order_enforce": False,
+            }
+        gymnasium.register(
+            id=entry.id,
+            entry_point=entry.entry_point,
+            kwargs=dict(entry.kwargs),
+            max_episode_steps=None if entry.batched else entry.max_episode_steps,
+            **extra,
+        )
