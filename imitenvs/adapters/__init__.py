@@ -1,0 +1,1 @@
+"""Adapters from imitenvs envs to other libraries' interfaces (SB3, imitation, ...)."""

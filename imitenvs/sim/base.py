@@ -1,0 +1,72 @@
+"""The physics-backend protocol every batched task is written against.
+
+A backend holds ``N`` worlds of one MuJoCo model. Everything it exposes is a torch tensor on
+``backend.device`` with the world axis first, so task code (observations, rewards, resets) is
+written once and runs on every backend. The CPU backend's tensors are zero-copy views of
+MuJoCo's own buffers; they change in place after :meth:`PhysicsBackend.step` and
+:meth:`PhysicsBackend.set_state`.
+
+Quaternions follow MuJoCo: ``xquat`` is **wxyz**. Task code converts at this boundary.
+
+=================  =====================  ==================================================
+attribute          shape                  meaning
+=================  =====================  ==================================================
+``qpos``           ``(N, nq)``            generalised positions (free joint: pos, quat wxyz)
+``qvel``           ``(N, nv)``            generalised velocities (free joint: world linear,
+                                          body-frame angular)
+``xpos``           ``(N, nbody, 3)``      body frame positions, world
+``xquat``          ``(N, nbody, 4)``      body frame orientations, world, wxyz
+``subtree_com``    ``(N, nbody, 3)``      centre of mass of each body's subtree
+``sensordata``     ``(N, nsensordata)``   sensor outputs (touch, force, ...)
+=================  =====================  ==================================================
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import mujoco
+import torch
+
+from imitenvs.core.checks import check_choice
+
+BACKENDS = ("cpu",)
+
+
+@runtime_checkable
+class PhysicsBackend(Protocol):
+    """N worlds of one model; see the module docstring for the state tensors."""
+
+    model: mujoco.MjModel
+    num_worlds: int
+    device: torch.device
+    qpos: torch.Tensor
+    qvel: torch.Tensor
+    xpos: torch.Tensor
+    xquat: torch.Tensor
+    subtree_com: torch.Tensor
+    sensordata: torch.Tensor
+
+    def set_state(self, ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+        """Put worlds ``ids`` (``(k,)`` int64) at ``qpos`` ``(k, nq)``, ``qvel`` ``(k, nv)``;
+        zero their controls and warm starts and recompute their derived quantities."""
+        ...
+
+    def step(self, ctrl: torch.Tensor, nsubsteps: int) -> torch.Tensor:
+        """Apply ``ctrl`` ``(N, nu)`` and advance every world ``nsubsteps`` physics steps.
+
+        Returns:
+            ``(N,)`` bool: worlds whose physics diverged during this call (NaN/inf state, a
+            MuJoCo error or warning). Their state is undefined until the caller resets them.
+        """
+        ...
+
+
+def make_backend(
+    name: str, model: mujoco.MjModel, num_worlds: int, *, nthread: int = 0
+) -> PhysicsBackend:
+    """Build backend ``name`` (one of :data:`BACKENDS`) for ``num_worlds`` worlds of ``model``."""
+    check_choice("backend", name, BACKENDS)
+    from imitenvs.sim.mujoco_cpu import MujocoCpuBackend
+
+    return MujocoCpuBackend(model, num_worlds, nthread=nthread)

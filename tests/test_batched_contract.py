@@ -1,0 +1,198 @@
+"""The batched-env contract (imitenvs.core.batched), the CPU backend and the SB3 adapter,
+exercised on a small batched pendulum task written against the backend protocol."""
+
+from __future__ import annotations
+
+import gymnasium
+import mujoco
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+from imitenvs.adapters.sb3 import Sb3VecEnv
+from imitenvs.core.batched import BatchedEnv, SingleWorldEnv, WorldStep
+from imitenvs.sim import make_backend
+
+PENDULUM = """
+<mujoco>
+  <option timestep="0.01" integrator="Euler"/>
+  <worldbody>
+    <body name="pole" pos="0 0 1">
+      <joint name="hinge" type="hinge" axis="0 1 0" range="-3 3" limited="false"/>
+      <geom type="capsule" fromto="0 0 0 0 0 0.5" size="0.03" mass="1"/>
+    </body>
+  </worldbody>
+  <actuator><position joint="hinge" kp="20" kv="1" ctrlrange="-1 1"/></actuator>
+</mujoco>
+"""
+
+
+class BatchedPendulum(BatchedEnv):
+    """Test task: hold a pole upright. Terminates when |angle| > 1 rad; 20-step limit."""
+
+    metadata = {**BatchedEnv.metadata, "render_modes": ["rgb_array"]}
+
+    def __init__(self, num_envs: int = 4, render_mode: str | None = None) -> None:
+        box = gymnasium.spaces.Box
+        super().__init__(
+            num_envs,
+            box(-np.inf, np.inf, (2,), np.float32),
+            box(-1.0, 1.0, (1,), np.float32),
+            max_episode_steps=20,
+        )
+        self.render_mode = render_mode
+        self.model = mujoco.MjModel.from_xml_string(PENDULUM)
+        self.physics = make_backend("cpu", self.model, num_envs, nthread=1)
+
+    def _reset_worlds(self, ids: torch.Tensor) -> None:
+        qpos = 0.2 * (torch.rand(len(ids), 1, generator=self.generator, dtype=torch.float64) - 0.5)
+        self.physics.set_state(ids, qpos, torch.zeros(len(ids), 1, dtype=torch.float64))
+
+    def _step_worlds(self, action: torch.Tensor) -> WorldStep:
+        diverged = self.physics.step(action.double(), nsubsteps=4)
+        angle = self.physics.qpos[:, 0]
+        return WorldStep(
+            reward_terms={"upright": torch.cos(angle), "effort": -0.1 * action[:, 0].double() ** 2},
+            terminated=angle.abs() > 1.0,
+            info={"angle": angle.clone()},
+            diverged=diverged,
+        )
+
+    def _observe(self) -> torch.Tensor:
+        return torch.cat([self.physics.qpos, self.physics.qvel], dim=1).float()
+
+    def _render_world(self, world: int) -> np.ndarray:
+        frame = np.zeros((64, 64, 3), np.uint8)
+        frame[:, : 32 + int(30 * np.sin(float(self.physics.qpos[world, 0])))] = 200
+        return frame
+
+
+def test_reset_and_step_shapes() -> None:
+    env = BatchedPendulum(4)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (4, 2) and obs.dtype == np.float32
+    obs, reward, terminated, _truncated, info = env.step(np.zeros((4, 1), np.float32))
+    assert obs.shape == (4, 2) and reward.shape == (4,) and terminated.dtype == bool
+    np.testing.assert_allclose(
+        reward, info["reward_terms"]["upright"] + info["reward_terms"]["effort"], rtol=1e-6
+    )
+    assert env.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.SAME_STEP
+
+
+def test_same_step_autoreset_and_time_limit() -> None:
+    env = BatchedPendulum(3)
+    env.reset(seed=1)
+    for t in range(20):
+        obs, _, terminated, truncated, info = env.step(np.zeros((3, 1), np.float32))
+        if t < 19:
+            assert not truncated.any()
+    assert truncated.all() and not terminated.any()
+    assert info["_final_obs"].all()
+    # final_obs holds the pre-reset observation; obs is already the new episode's first one.
+    assert not np.allclose(info["final_obs"], obs)
+    assert np.abs(obs[:, 0]).max() <= 0.1 + 1e-6
+    assert (env.episode_steps == 0).all()
+
+
+def test_termination_resets_only_that_world() -> None:
+    env = BatchedPendulum(2)
+    env.reset(seed=2)
+    env.physics.set_state(
+        torch.tensor([1]), torch.tensor([[2.0]], dtype=torch.float64), torch.zeros(1, 1)
+    )
+    _, _, terminated, truncated, info = env.step(np.zeros((2, 1), np.float32))
+    assert terminated.tolist() == [False, True] and not truncated.any()
+    assert info["_final_obs"].tolist() == [False, True]
+    assert abs(info["final_obs"][1, 0]) > 1.0
+    assert env.episode_steps.tolist() == [1, 0]
+
+
+def test_diverged_world_is_reset_and_flagged_others_untouched() -> None:
+    env = BatchedPendulum(3)
+    env.reset(seed=3)
+    before = env.physics.qpos.clone()
+    env.physics.qvel[2, 0] = float("nan")
+    _, reward, terminated, truncated, info = env.step(np.zeros((3, 1), np.float32))
+    assert info["diverged"].tolist() == [False, False, True]
+    assert truncated[2] and not terminated[2] and reward[2] == 0.0
+    assert np.isfinite(env.physics.qpos.numpy()).all()
+    # the healthy worlds stepped normally from where they were
+    assert not torch.equal(env.physics.qpos[:2], before[:2])
+
+
+def test_bad_actions_are_rejected() -> None:
+    env = BatchedPendulum(2)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="NaN or inf for worlds \\[1\\]"):
+        env.step(np.array([[0.0], [np.nan]], np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros((3, 1), np.float32))
+    with pytest.raises(ValueError, match="num_envs must be a positive integer"):
+        BatchedPendulum(0)
+
+
+def test_seeded_runs_reproduce() -> None:
+    def run(seed: int) -> np.ndarray:
+        env = BatchedPendulum(4)
+        obs, _ = env.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        out = [obs]
+        for _ in range(25):
+            out.append(env.step(rng.uniform(-1, 1, (4, 1)).astype(np.float32))[0])
+        return np.stack(out)
+
+    np.testing.assert_array_equal(run(7), run(7))
+    assert not np.array_equal(run(7), run(8))
+
+
+def test_partial_reset_mask() -> None:
+    env = BatchedPendulum(3)
+    env.reset(seed=0)
+    env.step(np.ones((3, 1), np.float32))
+    env.reset(options={"reset_mask": np.array([True, False, False])})
+    assert env.episode_steps.tolist() == [0, 1, 1]
+
+
+def test_single_world_env_passes_gymnasium_checker() -> None:
+    env = SingleWorldEnv(BatchedPendulum(1, render_mode="rgb_array"))
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    for _ in range(20):
+        obs, _reward, terminated, truncated, info = env.step(np.zeros(1, np.float32))
+        if terminated or truncated:
+            break
+    assert truncated and obs.shape == (2,) and "upright" in info["reward_terms"]
+    assert env.render().shape == (64, 64, 3)
+    env.close()
+    env.close()
+
+
+def test_sb3_adapter_terminal_observation_and_truncation_flag() -> None:
+    venv = Sb3VecEnv(BatchedPendulum(2))
+    venv.seed(0)
+    obs = venv.reset()
+    assert obs.shape == (2, 2)
+    for _ in range(20):
+        venv.step_async(np.zeros((2, 1), np.float32))
+        obs, _rewards, dones, infos = venv.step_wait()
+    assert dones.all()
+    for info in infos:
+        assert info["TimeLimit.truncated"] is True
+        assert info["terminal_observation"].shape == (2,)
+        assert set(info["reward_terms"]) == {"upright", "effort"}
+
+
+def test_sb3_adapter_rejects_single_envs() -> None:
+    with pytest.raises(TypeError, match="natively batched"):
+        Sb3VecEnv(gymnasium.make("CartPole-v1"))
+
+
+def test_sb3_ppo_learns_on_adapter() -> None:
+    from stable_baselines3 import PPO
+
+    venv = Sb3VecEnv(BatchedPendulum(4))
+    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=256)
+    action, _ = model.predict(venv.reset(), deterministic=True)
+    assert action.shape == (4, 1)
