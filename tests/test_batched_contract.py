@@ -3,6 +3,8 @@ exercised on a small batched pendulum task written against the backend protocol.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium
 import mujoco
 import numpy as np
@@ -108,7 +110,10 @@ def test_termination_resets_only_that_world() -> None:
     assert env.episode_steps.tolist() == [1, 0]
 
 
-def test_diverged_world_is_reset_and_flagged_others_untouched() -> None:
+def test_diverged_world_is_reset_and_flagged_others_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # MuJoCo logs the warning to ./MUJOCO_LOG.TXT
     env = BatchedPendulum(3)
     env.reset(seed=3)
     before = env.physics.qpos.clone()
