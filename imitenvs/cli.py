@@ -24,7 +24,7 @@ from imitenvs.catalogue import checkout_root, describe_space, render_catalogue, 
 from imitenvs.registry import families, get_entry, list_envs
 
 # Modules that contribute command groups; each has `add_parser(subparsers) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("imitenvs.motion.cli",)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
