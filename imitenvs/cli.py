@@ -24,13 +24,15 @@ from imitenvs.catalogue import checkout_root, describe_space, render_catalogue, 
 from imitenvs.registry import families, get_entry, list_envs
 
 # Modules that contribute command groups; each has `add_parser(subparsers) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("imitenvs.motion.cli",)
+COMMAND_MODULES: tuple[str, ...] = ("imitenvs.motion.cli", "imitenvs.data.cli")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    for env_id in list_envs(args.family):
+    ids = list_envs(args.family)
+    width = max(len(i) for i in ids)
+    for env_id in ids:
         entry = get_entry(env_id)
-        print(f"{env_id:<48} {entry.family:<10} {entry.summary}")
+        print(f"{env_id:<{width}}  {entry.family:<10} {entry.summary}")
     return 0
 
 

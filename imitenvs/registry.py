@@ -112,8 +112,55 @@ def _gridworld_entries() -> list[EnvEntry]:
     ]
 
 
+def _planar_entries() -> list[EnvEntry]:
+    """NEAR's 2-D CPU tasks (maze: our integrator of NEAR's law; PushT: pymunk 6)."""
+    return [
+        EnvEntry(
+            name="Maze-v0",
+            entry_point="imitenvs.envs.planar.maze:MazeEnv",
+            family="planar",
+            summary="NEAR's maze: drive a disc to absolute targets around an L-shaped wall.",
+            max_episode_steps=650,
+        ),
+        EnvEntry(
+            name="PushT-v0",
+            entry_point="imitenvs.envs.planar.pusht:PushTEnv",
+            family="planar",
+            summary="NEAR's PushT: push a T block onto its goal pose (needs the planar extra).",
+            max_episode_steps=150,
+        ),
+    ]
+
+
+def _imujoco_entries() -> list[EnvEntry]:
+    """iMuJoCo: 154 Hopper/HalfCheetah/Walker2d variants (gymnasium v5 envs, v3 settings)."""
+    from imitenvs.envs.imujoco.grid import REGISTERED_VARIANTS, TRAJECTORY_STEPS, env_name
+    from imitenvs.envs.imujoco.grid import parse_variant as parse_imujoco
+
+    classes = {
+        "hopper": "IMuJoCoHopperEnv",
+        "halfcheetah": "IMuJoCoHalfCheetahEnv",
+        "walker2d": "IMuJoCoWalker2dEnv",
+    }
+    entries = []
+    for name in REGISTERED_VARIANTS:
+        variant = parse_imujoco(name)
+        entries.append(
+            EnvEntry(
+                name=env_name(name),
+                entry_point=f"imitenvs.envs.imujoco.env:{classes[variant.robot.key]}",
+                family="imujoco",
+                summary=variant.describe(),
+                kwargs={"variant": name},
+                max_episode_steps=TRAJECTORY_STEPS,
+            )
+        )
+    return entries
+
+
 def _build_entries() -> tuple[EnvEntry, ...]:
-    entries = tuple(_gridworld_entries())
+    entries = tuple(_gridworld_entries()) + tuple(_planar_entries())
+    entries += tuple(_imujoco_entries())
     names = [e.name for e in entries]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

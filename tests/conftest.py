@@ -4,6 +4,7 @@ checkout; tests that read it fail (never skip) when it is missing, so CI cannot 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,12 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Generated files (iMuJoCo XMLs, ...) go to a per-run temporary cache, not ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("IMITENVS_CACHE", str(tmp_path_factory.mktemp("imitenvs-cache")))
+    yield
+    mp.undo()

@@ -1,5 +1,6 @@
 """Wrappers usable with any imitenvs environment."""
 
 from imitenvs.wrappers.one_hot_action import OneHotActionWrapper
+from imitenvs.wrappers.paired_obs import PairedObservation as PairedObservation
 
 __all__ = ["OneHotActionWrapper"]

@@ -1,0 +1,181 @@
+"""Load iMuJoCo's SB3 SAC policy zips (the original ones and ours) and evaluate policies.
+
+The original zips (``policies/sac-<variant>.zip``) were saved by Stable-Baselines3 1.x with
+gym, so their pickled observation and action spaces reference the old ``gym`` package, which
+current SB3 cannot unpickle. :func:`load_policy` therefore passes the spaces of the env the
+policy is for (``custom_objects``) and never needs the pickled ones; the network weights are
+plain ``torch`` state dicts and load unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from imitenvs.core.checks import check_choice, check_positive_int
+from imitenvs.envs.imujoco.grid import parse_variant
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ("sac", "td3", "ddpg", "ppo", "a2c")
+Policy = Callable[[np.ndarray], np.ndarray]
+
+
+def resolve_env_id(name: str) -> str:
+    """A gymnasium id for ``name``: variant names map to their ``imitenvs/iMuJoCo-...`` id."""
+    import imitenvs  # noqa: F401  (registers the ids)
+
+    if name.startswith(("hopper-", "halfcheetah-", "walker2d-")):
+        return parse_variant(name).env_id
+    return name
+
+
+def _constant(value: float) -> Callable[[float], float]:
+    def schedule(_progress: float) -> float:
+        return value
+
+    return schedule
+
+
+def load_policy(
+    path: str | Path,
+    env: gymnasium.Env | None = None,
+    algo: str = "sac",
+    device: str = "cpu",
+) -> Any:
+    """Load an SB3 model zip (e.g. an original iMuJoCo ``sac-<variant>.zip``).
+
+    Args:
+        path: The zip.
+        env: The env the policy acts in; its spaces replace the pickled ones (needed for the
+            original zips, harmless for ours). ``None`` uses the pickled spaces.
+        algo: SB3 algorithm class (``sac`` for every iMuJoCo policy).
+        device: Torch device.
+
+    Returns:
+        The SB3 model, its policy switched to evaluation mode.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unknown ``algo``, or the zip cannot be loaded as that algorithm.
+    """
+    import stable_baselines3
+
+    check_choice("algo", algo, ALGORITHMS)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"policy file {path} does not exist")
+    custom: dict[str, Any] = {}
+    if env is not None:
+        custom = {
+            "observation_space": env.observation_space,
+            "action_space": env.action_space,
+            "lr_schedule": _constant(0.0),
+            "learning_rate": 0.0,
+        }
+    cls = getattr(stable_baselines3, algo.upper())
+    try:
+        model = cls.load(path, device=device, custom_objects=custom)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise ValueError(f"cannot load {path} as an SB3 {algo.upper()} model: {exc}") from exc
+    if env is not None and model.observation_space.shape != env.observation_space.shape:
+        raise ValueError(
+            f"{path} expects observations of shape {model.observation_space.shape}, the env "
+            f"gives {env.observation_space.shape}"
+        )
+    model.policy.set_training_mode(False)
+    return model
+
+
+def as_policy(model: Any, deterministic: bool = True) -> Policy:
+    """``obs (obs_dim,) -> action (act_dim,)`` from an SB3 model."""
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        action, _ = model.predict(obs, deterministic=deterministic)
+        return np.asarray(action)
+
+    return act
+
+
+class VideoWriter:
+    """Stream ``(H, W, 3)`` uint8 frames to an mp4 (imageio-ffmpeg)."""
+
+    def __init__(self, path: str | Path, fps: float) -> None:
+        try:
+            import imageio_ffmpeg
+        except ImportError as exc:
+            raise ImportError(
+                'writing videos needs imageio-ffmpeg: pip install -e ".[viewer]" '
+                "(or pip install imageio-ffmpeg)"
+            ) from exc
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._module = imageio_ffmpeg
+        self._fps = fps
+        self._writer: Any = None
+
+    def add(self, frame: np.ndarray) -> None:
+        if self._writer is None:
+            height, width = frame.shape[:2]
+            self._writer = self._module.write_frames(
+                str(self.path), (width, height), fps=self._fps, macro_block_size=1
+            )
+            self._writer.send(None)
+        self._writer.send(np.ascontiguousarray(frame))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def evaluate(
+    policy: Policy,
+    env: gymnasium.Env,
+    episodes: int,
+    seed: int | None = 0,
+    window: int | None = None,
+    video: VideoWriter | None = None,
+) -> np.ndarray:
+    """Returns of ``episodes`` runs of ``policy`` in ``env``; the policy's action is stepped.
+
+    Args:
+        policy: ``obs -> action``.
+        env: The env (with its time limit); reset with ``seed`` once, then unseeded.
+        episodes: Number of returns to compute.
+        seed: Seed of the first reset.
+        window: ``None``: one return per episode (until terminated or truncated). An int
+            ``W``: the original README's protocol -- each return sums ``W`` steps, resetting
+            whenever an episode ends inside them.
+        video: Receives ``env.render()`` after every reset and step (env must render
+            ``rgb_array``).
+
+    Returns:
+        ``(episodes,)`` float64 returns.
+    """
+    check_positive_int("episodes", episodes)
+    if window is not None:
+        check_positive_int("window", window)
+    returns = np.zeros(episodes)
+    obs, _ = env.reset(seed=seed)
+    for k in range(episodes):
+        if video is not None:
+            video.add(env.render())
+        step = 0
+        while True:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            returns[k] += float(reward)
+            step += 1
+            if video is not None:
+                video.add(env.render())
+            ended = terminated or truncated
+            if ended or (window is not None and step >= window):
+                obs, _ = env.reset()
+            if (window is None and ended) or (window is not None and step >= window):
+                break
+    return returns
