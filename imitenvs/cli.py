@@ -53,9 +53,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print("default kwargs:")
         for key, value in entry.kwargs.items():
             print(f"  {key} = {value!r}")
-        doc = (type(env.unwrapped).__doc__ or "").strip().splitlines()
+        task = env.unwrapped
+        task = getattr(task, "batch", task)  # SingleWorldEnv: describe the batched task class
+        doc = [ln.strip() for ln in (type(task).__doc__ or "").splitlines()]
+        doc = [ln for ln in doc if ln and not ln.startswith(("#", "=", "-"))]
         if doc:
-            print(f"class:             {type(env.unwrapped).__name__}: {doc[0]}")
+            print(f"class:             {type(task).__name__}: {doc[0]}")
+        if entry.batched:
+            print(f"batched use:       gymnasium.make({entry.id!r}, num_envs=N)")
     finally:
         env.close()
     return 0

@@ -158,9 +158,46 @@ def _imujoco_entries() -> list[EnvEntry]:
     return entries
 
 
+def _humanoid_entries() -> list[EnvEntry]:
+    """Humanoid imitation on MuJoCo, natively batched (``gymnasium.make(id, num_envs=N)``)."""
+    rows = [
+        (
+            "HumanoidAMP-v0",
+            "amp",
+            "HumanoidAMPEnv",
+            "IsaacGymEnvs' AMP humanoid: 28 PD joints at 30 Hz, AMP observation pairs, clips.",
+        ),
+        (
+            "HumanoidNEAR-v0",
+            "near",
+            "HumanoidNEAREnv",
+            "HumanoidAMP with NEAR's defaults (walk clips, 0.3 m fall height, time+dist reward).",
+        ),
+        (
+            "HumanoidImitate-v0",
+            "imitate",
+            "HumanoidImitateEnv",
+            "DeepMimic-style tracking of a reference clip (pose/vel/end-effector/root/CoM).",
+        ),
+    ]
+    return [
+        EnvEntry(
+            name=name,
+            entry_point=f"imitenvs.envs.humanoid:make_{key}",
+            family="humanoid",
+            summary=summary,
+            max_episode_steps=300,
+            batched=True,
+            vector_entry_point=f"imitenvs.envs.humanoid:{cls}",
+        )
+        for name, key, cls, summary in rows
+    ]
+
+
 def _build_entries() -> tuple[EnvEntry, ...]:
     entries = tuple(_gridworld_entries()) + tuple(_planar_entries())
     entries += tuple(_imujoco_entries())
+    entries += tuple(_humanoid_entries())
     names = [e.name for e in entries]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

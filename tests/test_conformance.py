@@ -115,5 +115,11 @@ def test_registered_episode_length(env_id: str) -> None:
     entry = get_entry(env_id)
     env = gymnasium.make(env_id)
     assert env.spec is not None
-    assert env.spec.max_episode_steps == entry.max_episode_steps
+    if entry.batched:
+        # Batched ids are registered without TimeLimit (max_episode_steps=None); the env keeps
+        # its own per-world limit, which the single env exposes too.
+        assert env.spec.max_episode_steps is None
+        assert env.unwrapped.max_episode_steps == entry.max_episode_steps
+    else:
+        assert env.spec.max_episode_steps == entry.max_episode_steps
     env.close()

@@ -15,12 +15,12 @@ import pytest
 
 import imitenvs
 from imitenvs.cli import main as cli_main
+from imitenvs.core.render import default_headless_gl
 from imitenvs.envs.imujoco import docs, grid, mjcf
 from imitenvs.envs.imujoco.env import (
     V3_SETTINGS,
     IMuJoCoHalfCheetahEnv,
     IMuJoCoHopperEnv,
-    default_headless_gl,
 )
 from imitenvs.registry import get_entry
 

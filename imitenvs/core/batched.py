@@ -45,12 +45,15 @@ class WorldStep:
         terminated: ``(N,)`` bool, worlds that failed (fall, goal, ...).
         info: extra ``{name: (N, ...)}`` tensors to pass through in ``info``.
         diverged: ``(N,)`` bool, worlds whose physics diverged (reset by the base class).
+        truncated: ``(N,)`` bool, worlds the task ends without a failure before the time
+            limit (e.g. a reference clip that is over); they end as ``truncated``.
     """
 
     reward_terms: dict[str, torch.Tensor]
     terminated: torch.Tensor
     info: dict[str, torch.Tensor] = field(default_factory=dict)
     diverged: torch.Tensor | None = None
+    truncated: torch.Tensor | None = None
 
 
 class BatchedEnv(VectorEnv, gymnasium.Env):
@@ -129,7 +132,10 @@ class BatchedEnv(VectorEnv, gymnasium.Env):
             torch.zeros_like(terminated) if result.diverged is None else result.diverged.bool()
         )
         terminated = terminated & ~diverged
-        truncated = ((self.episode_steps >= self.max_episode_steps) | diverged) & ~terminated
+        truncated = (self.episode_steps >= self.max_episode_steps) | diverged
+        if result.truncated is not None:
+            truncated = truncated | result.truncated.bool()
+        truncated = truncated & ~terminated
         reward = torch.where(diverged, torch.zeros_like(reward), reward)
         obs = self._observe()
         done = terminated | truncated

@@ -15,11 +15,11 @@ Heavy imports (mujoco, the formats) happen inside the commands, so ``--help`` st
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from imitenvs.core.render import default_headless_gl, has_display
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -86,33 +86,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _has_display() -> bool:
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def _choose_gl_backend() -> None:
-    """Use EGL offscreen when there is no display and MUJOCO_GL is unset."""
-    if "MUJOCO_GL" in os.environ or _has_display():
-        return
-    if "mujoco" in sys.modules:
-        print(
-            "warning: no display and MUJOCO_GL unset; set MUJOCO_GL=egl or osmesa", file=sys.stderr
-        )
-        return
-    os.environ["MUJOCO_GL"] = "egl"
-
-
 def _cmd_view(args: argparse.Namespace) -> int:
     if args.out is not None:
-        _choose_gl_backend()
+        default_headless_gl("rgb_array")
     from imitenvs.motion.formats import read_motion
     from imitenvs.motion.viewer import view_clip
 
     clip = read_motion(args.file)
     if args.out is None:
-        if not _has_display():
+        if not has_display():
             raise ValueError("no display for a viewer window; write a video with --out clip.gif")
         view_clip(clip)
         return 0

@@ -19,10 +19,15 @@ attribute          shape                  meaning
 ``subtree_com``    ``(N, nbody, 3)``      centre of mass of each body's subtree
 ``sensordata``     ``(N, nsensordata)``   sensor outputs (touch, force, ...)
 =================  =====================  ==================================================
+
+A task that needs more of MuJoCo's outputs names them when it builds the backend
+(``make_backend(..., outputs=("geom_xpos", "cfrc_ext"))``); each becomes an attribute of the same
+kind, ``(N, ...)``, refreshed by every call. Only fields a backend can provide are accepted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import mujoco
@@ -63,10 +68,19 @@ class PhysicsBackend(Protocol):
 
 
 def make_backend(
-    name: str, model: mujoco.MjModel, num_worlds: int, *, nthread: int = 0
+    name: str,
+    model: mujoco.MjModel,
+    num_worlds: int,
+    *,
+    nthread: int = 0,
+    outputs: Sequence[str] = (),
 ) -> PhysicsBackend:
-    """Build backend ``name`` (one of :data:`BACKENDS`) for ``num_worlds`` worlds of ``model``."""
+    """Build backend ``name`` (one of :data:`BACKENDS`) for ``num_worlds`` worlds of ``model``.
+
+    Args:
+        outputs: extra MjData output fields to expose as ``(N, ...)`` tensor attributes.
+    """
     check_choice("backend", name, BACKENDS)
     from imitenvs.sim.mujoco_cpu import MujocoCpuBackend
 
-    return MujocoCpuBackend(model, num_worlds, nthread=nthread)
+    return MujocoCpuBackend(model, num_worlds, nthread=nthread, outputs=outputs)

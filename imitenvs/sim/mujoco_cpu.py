@@ -7,6 +7,8 @@ tensors are zero-copy torch views of the batch's buffers (see :mod:`imitenvs.sim
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import mujoco
 import mujoco.batch
 import numpy as np
@@ -41,15 +43,30 @@ class MujocoCpuBackend:
         model: the compiled model (the batch keeps its own copy of the data, not the model).
         num_worlds: number of worlds N (> 0).
         nthread: C threads; 0 uses every CPU.
+        outputs: extra MjData output fields (``mujoco.batch.DATA_FIELDS``) to bind as tensor
+            attributes, e.g. ``("geom_xpos", "geom_xmat")``; each is copied after every call.
     """
 
     device = torch.device("cpu")
 
-    def __init__(self, model: mujoco.MjModel, num_worlds: int, *, nthread: int = 0) -> None:
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        num_worlds: int,
+        *,
+        nthread: int = 0,
+        outputs: Sequence[str] = (),
+    ) -> None:
         self.model = model
         self.num_worlds = check_positive_int("num_worlds", num_worlds)
+        extra = tuple(n for n in outputs if n not in _STATE_FIELDS + _OUTPUT_FIELDS)
+        unknown = sorted(set(extra) - mujoco.batch.DATA_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"unknown MjData output fields {unknown}; see mujoco.batch.DATA_FIELDS"
+            )
         self._batch = mujoco.batch.Batch(model, self.num_worlds, nthread=nthread, persistent=True)
-        for name in _STATE_FIELDS + _OUTPUT_FIELDS:
+        for name in _STATE_FIELDS + _OUTPUT_FIELDS + extra:
             setattr(self, name, _view(self._batch.bind(name)))
         self._warnings = np.zeros(self.num_worlds, dtype=np.int64)
         self._batch.forward()

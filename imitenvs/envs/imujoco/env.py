@@ -30,9 +30,6 @@ Headless rendering: offscreen ``render_mode`` on a Linux machine without a displ
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 from typing import Any, ClassVar
 
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
@@ -40,12 +37,9 @@ from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
 from gymnasium.utils import EzPickle
 
+from imitenvs.core.render import default_headless_gl
 from imitenvs.envs.imujoco.grid import Variant, parse_variant
 from imitenvs.envs.imujoco.mjcf import variant_xml_path
-
-logger = logging.getLogger(__name__)
-
-_OFFSCREEN_MODES = frozenset({"rgb_array", "depth_array", "rgbd_tuple"})
 
 #: The v3 keyword defaults of each robot (== gymnasium's v5 defaults), pinned.
 V3_SETTINGS: dict[str, dict[str, Any]] = {
@@ -80,23 +74,6 @@ V3_SETTINGS: dict[str, dict[str, Any]] = {
         "exclude_current_positions_from_observation": True,
     },
 }
-
-
-def default_headless_gl(render_mode: str | None) -> None:
-    """Default ``MUJOCO_GL`` to ``egl`` for offscreen rendering on a display-less Linux box.
-
-    gymnasium otherwise tries GLFW first, which fails without a display. An explicit
-    ``MUJOCO_GL`` is always respected.
-    """
-    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if (
-        render_mode in _OFFSCREEN_MODES
-        and "MUJOCO_GL" not in os.environ
-        and sys.platform.startswith("linux")
-        and headless
-    ):
-        os.environ["MUJOCO_GL"] = "egl"
-        logger.info("no display: MUJOCO_GL defaults to egl for offscreen rendering")
 
 
 class _VariantEnv:

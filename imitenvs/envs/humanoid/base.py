@@ -1,0 +1,314 @@
+"""The batched humanoid env shared by every humanoid task (AMP, NEAR, Imitate).
+
+It owns the character (MJCF, PD control), the physics backend, the motion library, the state
+initialisation, the fall test, the 105-d character observation and rendering. A task subclass
+adds its reward and extra observations through three hooks: :meth:`HumanoidEnv._task_step`,
+:meth:`HumanoidEnv._task_reset` and :meth:`HumanoidEnv._task_observation`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import gymnasium
+import mujoco
+import numpy as np
+import torch
+
+from imitenvs.core.batched import BatchedEnv, WorldStep
+from imitenvs.core.checks import check_choice, check_positive_int
+from imitenvs.envs.humanoid.config import HumanoidConfig
+from imitenvs.envs.humanoid.control import PdActionMap
+from imitenvs.envs.humanoid.kinematics import HumanoidKinematics, quat_rotate_fast
+from imitenvs.envs.humanoid.motions import load_motion_library
+from imitenvs.envs.humanoid.obs import CharacterObservation
+from imitenvs.motion import MotionState, load_humanoid
+from imitenvs.motion.quat import quat_conjugate
+from imitenvs.sim import make_backend
+
+CONTROL_HZ = 30
+MIN_PHYSICS_HZ = 120
+RENDER_SIZE = (240, 320)  # (height, width) of rgb_array frames
+_TIME_SAMPLING = {"Default": "start", "Start": "start", "WeightedRandom": "beta"}
+# Lowest point of a geom below its centre: radius + sum_i |R[2, i]| * half_extent_i.
+_GEOM_EXTENT = {
+    int(mujoco.mjtGeom.mjGEOM_SPHERE): lambda size: (size[0], (0.0, 0.0, 0.0)),
+    int(mujoco.mjtGeom.mjGEOM_CAPSULE): lambda size: (size[0], (0.0, 0.0, size[1])),
+    int(mujoco.mjtGeom.mjGEOM_BOX): lambda size: (0.0, tuple(size)),
+}
+
+
+@contextlib.contextmanager
+def torch_threads(num: int) -> Iterator[None]:
+    """Run torch with ``num`` intra-op threads inside the block, then restore (0: unchanged)."""
+    old = torch.get_num_threads()
+    change = num > 0 and num != old
+    if change:
+        torch.set_num_threads(num)
+    try:
+        yield
+    finally:
+        if change:
+            torch.set_num_threads(old)
+
+
+class HumanoidEnv(BatchedEnv):
+    """Natively batched AMP humanoid on MuJoCo (see the task classes for the full spec).
+
+    Args:
+        num_envs: number of worlds N.
+        device: torch device of the task maths and outputs (``"cpu"``: numpy outputs).
+        render_mode: ``None`` or ``"rgb_array"`` (world 0, tracking camera).
+        nthread: physics threads (0: every CPU).
+        torch_threads: torch intra-op threads while the env runs (0: leave torch's setting).
+            One by default: the task maths works on small tensors, and idle OpenMP workers
+            spinning beside the physics threads slow the physics down (restored on return).
+        **kwargs: task options, the fields of :attr:`config_cls`.
+    """
+
+    metadata: dict[str, Any] = {
+        **BatchedEnv.metadata,
+        "render_modes": ["rgb_array"],
+        "render_fps": CONTROL_HZ,
+    }
+    config_cls: ClassVar[type[HumanoidConfig]] = HumanoidConfig
+    task_obs_dim: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        device: str | torch.device = "cpu",
+        render_mode: str | None = None,
+        nthread: int = 0,
+        torch_threads: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        check_positive_int("num_envs", num_envs)
+        if (
+            isinstance(torch_threads, bool)
+            or not isinstance(torch_threads, int)
+            or torch_threads < 0
+        ):
+            raise ValueError(f"torch_threads must be an integer >= 0, got {torch_threads!r}")
+        self.torch_threads = torch_threads
+        check_choice("render_mode", render_mode, (None, "rgb_array"))
+        self.config = self.config_cls.from_kwargs(kwargs)
+        self.humanoid = load_humanoid()
+        self.model = mujoco.MjModel.from_xml_path(str(self.humanoid.xml_path))
+        device = torch.device(device)
+        self.character_obs = CharacterObservation(self.humanoid, device)
+        box = gymnasium.spaces.Box
+        obs_dim = self.character_obs.dim + self.task_obs_dim
+        super().__init__(
+            num_envs,
+            box(-np.inf, np.inf, (obs_dim,), np.float32),
+            box(-1.0, 1.0, (self.humanoid.num_dofs,), np.float32),
+            self.config.max_episode_steps,
+            device,
+        )
+        self.render_mode = render_mode
+        self.substeps = self._substeps(self.model.opt.timestep)
+        self.dt = self.substeps * float(self.model.opt.timestep)
+        self.physics = make_backend(
+            "cpu", self.model, num_envs, nthread=nthread, outputs=("geom_xpos", "geom_xmat")
+        )
+        self.motion, self.clip_loops = load_motion_library(
+            self.config.motion_file, self.humanoid, self.device
+        )
+        self.kinematics = HumanoidKinematics(
+            self.humanoid, self.model.body_mass[1:], self.model.body_ipos[1:], self.device
+        )
+        self.pd = PdActionMap(self.humanoid, self.device)
+        self._build_tables()
+        self._char_obs = torch.zeros(num_envs, self.character_obs.dim, device=self.device)
+        self._renderer: Any = None
+
+    # ---- set-up -----------------------------------------------------------------------------
+    @staticmethod
+    def _substeps(timestep: float) -> int:
+        """Physics steps per 30 Hz control step; the model must run at >= 120 Hz."""
+        ratio = 1.0 / (CONTROL_HZ * timestep)
+        substeps = round(ratio)
+        if abs(ratio - substeps) > 1e-3 or substeps * CONTROL_HZ < MIN_PHYSICS_HZ:
+            raise ValueError(
+                f"model timestep {timestep} s must divide the 1/{CONTROL_HZ} s control step "
+                f"into substeps at >= {MIN_PHYSICS_HZ} Hz"
+            )
+        return substeps
+
+    def _build_tables(self) -> None:
+        """Index tables: key bodies, the fall test's bodies and geoms, the default pose."""
+        model, spec = self.model, self.humanoid
+        self._key_bodies = torch.as_tensor(spec.key_body_ids + 1)  # MuJoCo ids (world = 0)
+        feet = set((spec.foot_body_ids + 1).tolist())
+        self._fall_bodies = torch.tensor([b for b in range(1, model.nbody) if b not in feet])
+        geoms = [g for g in range(model.ngeom) if int(model.geom_bodyid[g]) not in feet | {0}]
+        radius, half = [], []
+        for g in geoms:
+            extent = _GEOM_EXTENT.get(int(model.geom_type[g]))
+            if extent is None:
+                name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g)
+                raise ValueError(f"geom {name!r}: the fall test handles spheres, capsules, boxes")
+            r, h = extent(model.geom_size[g])
+            radius.append(r)
+            half.append(h)
+        self._fall_geoms = torch.tensor(geoms)
+        self._geom_radius = torch.tensor(radius, dtype=torch.float64)
+        self._geom_half = torch.tensor(half, dtype=torch.float64)
+        key = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_KEY, "stand")
+        default = model.key_qpos[key] if key >= 0 else model.qpos0
+        self._default_qpos = torch.as_tensor(np.array(default), dtype=torch.float32)
+
+    # ---- hooks for the tasks -----------------------------------------------------------------
+    def _task_step(self, state: MotionState, fallen: torch.Tensor) -> WorldStep:
+        """Reward terms (and info, truncation) after a control step; ``fallen (N,)``."""
+        raise NotImplementedError
+
+    def _task_reset(
+        self, ids: torch.Tensor, start: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> None:
+        """Task state of worlds ``ids`` after their reset from ``start = (clip ids, times,
+        from_reference)`` (each ``(k,)``); ``self._char_obs[ids]`` is already current."""
+
+    def _task_observation(self, char_obs: torch.Tensor) -> torch.Tensor:
+        """The observation from the character observation ``(N, 105)`` (default: a copy)."""
+        return char_obs.clone()
+
+    # ---- gymnasium API (the base class's, with the env's torch threads) ---------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        with torch_threads(self.torch_threads):
+            return super().reset(seed=seed, options=options)
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        with torch_threads(self.torch_threads):
+            return super().step(actions)
+
+    # ---- BatchedEnv hooks ----------------------------------------------------------------
+    def _reset_worlds(self, ids: torch.Tensor) -> None:
+        if len(ids) == 0:
+            return
+        start = self._sample_starts(len(ids))
+        qpos, qvel = self._start_state(self.motion.get_state(start[0], start[1]), start[2])
+        self.physics.set_state(ids.cpu(), qpos, qvel)
+        self._char_obs[ids] = self.character_obs(self.sim_state(ids))
+        self._task_reset(ids, start)
+
+    def _step_worlds(self, action: torch.Tensor) -> WorldStep:
+        diverged = self.physics.step(self.pd.targets(action), self.substeps).to(self.device)
+        state = self.sim_state()
+        self._char_obs = self.character_obs(state)
+        if bool(diverged.any()):  # MuJoCo reset these worlds; their last observation is 0
+            self._char_obs[diverged] = 0.0
+        if self.config.enable_early_termination:
+            fallen = self._fallen()
+        else:
+            fallen = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        result = self._task_step(state, fallen)
+        result.diverged = diverged
+        return result
+
+    def _observe(self) -> torch.Tensor:
+        return self._task_observation(self._char_obs)
+
+    # ---- state ------------------------------------------------------------------------------
+    @property
+    def stochastic_reset(self) -> bool:
+        """Whether seeds change the first observation (not for ``state_init="Default"``)."""
+        return self.config.state_init != "Default"
+
+    def sim_state(self, ids: torch.Tensor | None = None) -> MotionState:
+        """The simulated character of every world (or of worlds ``ids``), float32, xyzw."""
+        p = self.physics
+        if ids is None:
+            qpos, qvel, key = p.qpos, p.qvel, p.xpos[:, self._key_bodies]
+        else:
+            rows = ids.cpu()
+            qpos, qvel, key = p.qpos[rows], p.qvel[rows], p.xpos[rows[:, None], self._key_bodies]
+        qpos = qpos.to(self.device, torch.float32)
+        qvel = qvel.to(self.device, torch.float32)
+        root_rot = qpos[:, [4, 5, 6, 3]]  # MuJoCo wxyz -> xyzw
+        return MotionState(
+            root_pos=qpos[:, 0:3],
+            root_rot=root_rot,
+            root_vel=qvel[:, 0:3],
+            root_ang_vel=quat_rotate_fast(root_rot, qvel[:, 3:6]),  # body frame -> world
+            dof_pos=qpos[:, 7:],
+            dof_vel=qvel[:, 6:],
+            key_pos=key.to(self.device, torch.float32),
+        )
+
+    def reference_state(self, clip_ids: torch.Tensor, times: torch.Tensor) -> MotionState:
+        """Reference states of the motion library, with the key bodies placed by forward
+        kinematics of the hinge angles (where MuJoCo puts them for that ``qpos``)."""
+        ref = self.motion.get_state(clip_ids, times)
+        pos, _ = self.kinematics.forward(ref.root_pos, ref.root_rot, ref.dof_pos)
+        return dataclasses.replace(ref, key_pos=pos[:, self.humanoid.key_body_ids])
+
+    def _sample_starts(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Clip ids, clip times and the reference-start mask (each ``(k,)``) of ``k`` resets."""
+        mode = self.config.state_init
+        clips = self.motion.sample_clips(k, self.generator)
+        times = self.motion.sample_times(clips, self.generator, _TIME_SAMPLING.get(mode, "uniform"))
+        if mode == "Hybrid":
+            draw = torch.rand(k, generator=self.generator, device=self.device)
+            from_ref = draw < self.config.hybrid_init_prob
+        else:
+            from_ref = torch.full((k,), mode != "Default", device=self.device)
+        return clips, times, from_ref
+
+    def _start_state(
+        self, ref: MotionState, from_ref: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """MuJoCo ``qpos (k, 35)`` (root quaternion wxyz) and ``qvel (k, 34)`` (root angular
+        velocity in the body frame) of reference states, or of the default pose."""
+        ref_qpos = torch.cat([ref.root_pos, ref.root_rot[:, [3, 0, 1, 2]], ref.dof_pos], dim=1)
+        body_ang_vel = quat_rotate_fast(quat_conjugate(ref.root_rot), ref.root_ang_vel)
+        ref_qvel = torch.cat([ref.root_vel, body_ang_vel, ref.dof_vel], dim=1)
+        use = from_ref[:, None]
+        qpos = torch.where(use, ref_qpos, self._default_qpos.to(ref_qpos))
+        qvel = torch.where(use, ref_qvel, torch.zeros_like(ref_qvel))
+        return qpos.cpu().double(), qvel.cpu().double()
+
+    def _fallen(self) -> torch.Tensor:
+        """``(N,)`` IsaacGymEnvs fall test: a non-foot geom touches the ground and a non-foot
+        body origin is below ``termination_height``, from the second control step on."""
+        p, cfg = self.physics, self.config
+        geom_z = p.geom_xpos[:, self._fall_geoms, 2]
+        axes_z = p.geom_xmat[:, self._fall_geoms, 6:9].abs()  # rows R[2, :]
+        lowest = geom_z - self._geom_radius - (axes_z * self._geom_half).sum(-1)
+        contact = (lowest < cfg.ground_contact_margin).any(1)
+        low = (p.xpos[:, self._fall_bodies, 2] < cfg.termination_height).any(1)
+        return (contact & low).to(self.device) & (self.episode_steps >= 1)
+
+    # ---- rendering ----------------------------------------------------------------------------
+    def _render_world(self, world: int) -> np.ndarray:
+        from gymnasium.envs.mujoco.mujoco_rendering import MujocoRenderer
+
+        from imitenvs.core.render import default_headless_gl
+
+        if self._renderer is None:
+            default_headless_gl(self.render_mode)
+            height, width = RENDER_SIZE
+            data = mujoco.MjData(self.model)
+            self._renderer = MujocoRenderer(
+                self.model, data, width=width, height=height, camera_name="track"
+            )
+        data = self._renderer.data
+        data.qpos[:] = self.physics.qpos[world].numpy()
+        data.qvel[:] = self.physics.qvel[world].numpy()
+        mujoco.mj_forward(self.model, data)
+        return self._renderer.render("rgb_array")
+
+    def close_extras(self, **kwargs: Any) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(num_envs={self.num_envs}, {self.config})"
