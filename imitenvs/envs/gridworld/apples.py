@@ -16,6 +16,7 @@ from imitenvs.envs.gridworld.base import (
     GridworldEnv,
     Pos,
     all_cells,
+    counts_then_ones,
     indicators,
     one_hot_grid,
     shift,
@@ -154,9 +155,9 @@ class ApplesEnv(GridworldEnv[ApplesState]):
 
     def feature_high(self) -> np.ndarray:
         spec = self.problem_spec
-        high = np.ones(len(self.feature_names), dtype=np.float32)
-        high[:2] = spec.bucket_capacity * len(spec.buckets), len(spec.trees)
-        return high
+        return counts_then_ones(
+            len(self.feature_names), spec.bucket_capacity * len(spec.buckets), len(spec.trees)
+        )
 
     def grid(self, state: ApplesState) -> np.ndarray:
         spec = self.problem_spec

@@ -63,6 +63,23 @@ def indicators(pos: Pos, locations: Sequence[Pos]) -> list[float]:
     return [float(pos == loc) for loc in locations]
 
 
+def split_by_flag(cells: Sequence[Pos], flags: Sequence[bool]) -> tuple[list[Pos], list[Pos]]:
+    """The cells whose flag is true and those whose flag is false (intact/broken vases, ...)."""
+    pairs = list(zip(cells, flags, strict=True))
+    return [p for p, f in pairs if f], [p for p, f in pairs if not f]
+
+
+def counts_then_ones(num_features: int, *counts: float) -> np.ndarray:
+    """Feature upper bounds: the maxima of the leading count features, then 1 for indicators.
+
+    Returns:
+        float32 array of shape ``(num_features,)``.
+    """
+    high = np.ones(num_features, dtype=np.float32)
+    high[: len(counts)] = counts
+    return high
+
+
 def track_successors(track: Sequence[Pos]) -> dict[Pos, Pos]:
     """Where a train on ``track`` goes next: ``track[i] -> track[i + 1]``, wrapping around."""
     if len(set(track)) != len(track):

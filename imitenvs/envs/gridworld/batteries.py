@@ -15,9 +15,11 @@ from imitenvs.envs.gridworld.base import (
     GridworldEnv,
     Pos,
     all_cells,
+    counts_then_ones,
     indicators,
     move_clipped,
     one_hot_grid,
+    split_by_flag,
     track_successors,
 )
 from imitenvs.envs.gridworld.render import (
@@ -158,13 +160,11 @@ class BatteriesEnv(GridworldEnv[BatteriesState]):
         return np.array(head + tail, dtype=np.float32)
 
     def feature_high(self) -> np.ndarray:
-        high = np.ones(len(self.feature_names), dtype=np.float32)
-        high[0] = len(self.problem_spec.batteries)
-        return high
+        return counts_then_ones(len(self.feature_names), len(self.problem_spec.batteries))
 
     def grid(self, state: BatteriesState) -> np.ndarray:
         spec = self.problem_spec
-        pairs = list(zip(spec.batteries, state.batteries, strict=True))
+        present, collected = split_by_flag(spec.batteries, state.batteries)
         alive = state.train_life > 0
         grid = one_hot_grid(
             self.height,
@@ -173,8 +173,8 @@ class BatteriesEnv(GridworldEnv[BatteriesState]):
                 [state.agent],
                 [state.train] if alive else [],
                 [] if alive else [state.train],
-                [pos for pos, present in pairs if present],
-                [pos for pos, present in pairs if not present],
+                present,
+                collected,
                 spec.goals,
             ],
         )

@@ -13,9 +13,11 @@ from imitenvs.envs.gridworld.base import (
     GridSpec,
     GridworldEnv,
     Pos,
+    counts_then_ones,
     indicators,
     move_clipped,
     one_hot_grid,
+    split_by_flag,
 )
 from imitenvs.envs.gridworld.render import (
     Canvas,
@@ -188,20 +190,18 @@ class RoomEnv(GridworldEnv[RoomState]):
         return np.array(head + indicators(state.agent, spec.goals), dtype=np.float32)
 
     def feature_high(self) -> np.ndarray:
-        high = np.ones(len(self.feature_names), dtype=np.float32)
-        high[0] = len(self.problem_spec.vases)
-        return high
+        return counts_then_ones(len(self.feature_names), len(self.problem_spec.vases))
 
     def grid(self, state: RoomState) -> np.ndarray:
         spec = self.problem_spec
-        pairs = list(zip(spec.vases, state.vases, strict=True))
+        intact, broken = split_by_flag(spec.vases, state.vases)
         return one_hot_grid(
             self.height,
             self.width,
             [
                 [state.agent],
-                [pos for pos, intact in pairs if intact],
-                [pos for pos, intact in pairs if not intact],
+                intact,
+                broken,
                 spec.carpets,
                 spec.goals,
             ],

@@ -15,9 +15,11 @@ from imitenvs.envs.gridworld.base import (
     GridworldEnv,
     Pos,
     all_cells,
+    counts_then_ones,
     indicators,
     move_clipped,
     one_hot_grid,
+    split_by_flag,
     track_successors,
 )
 from imitenvs.envs.gridworld.render import (
@@ -142,20 +144,18 @@ class TrainEnv(GridworldEnv[TrainState]):
         return np.array(head + tail, dtype=np.float32)
 
     def feature_high(self) -> np.ndarray:
-        high = np.ones(len(self.feature_names), dtype=np.float32)
-        high[0] = len(self.problem_spec.vases)
-        return high
+        return counts_then_ones(len(self.feature_names), len(self.problem_spec.vases))
 
     def grid(self, state: TrainState) -> np.ndarray:
         spec = self.problem_spec
-        pairs = list(zip(spec.vases, state.vases, strict=True))
+        intact, broken = split_by_flag(spec.vases, state.vases)
         return one_hot_grid(
             self.height,
             self.width,
             [
                 [state.agent],
-                [pos for pos, intact in pairs if intact],
-                [pos for pos, intact in pairs if not intact],
+                intact,
+                broken,
                 [state.train] if state.train_intact else [],
                 [] if state.train_intact else [state.train],
                 spec.carpets,
