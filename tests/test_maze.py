@@ -145,7 +145,7 @@ def test_reset_distribution_and_options() -> None:
     with pytest.raises(ValueError, match="inside"):
         env.reset(options={"state": [600.0, 10.0]})
     with pytest.raises(ValueError, match="render_mode"):
-        MazeEnv(render_mode="human")
+        MazeEnv(render_mode="video")
     with pytest.raises(ValueError, match="action"):
         env.step(np.zeros(3))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 import pytest
 from PIL import Image
@@ -60,3 +61,34 @@ def test_pusht_frames_gif_and_strip(tmp_path) -> None:
     assert not np.array_equal(frames[0], frames[-1])
     assert_image(viz.save_gif(frames, tmp_path / "ep.gif"), frames=len(frames))
     assert_image(viz.save_frame_strip(frames, tmp_path / "strip.png", count=4))
+
+
+def test_human_render_mode_shows_frames_in_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from imitenvs.core import render
+
+    shown: list[np.ndarray] = []
+    monkeypatch.setattr(render, "has_display", lambda: True)
+    monkeypatch.setattr(plt, "pause", lambda _: shown.append(plt.gcf()))
+    for env_id in ("imitenvs/Maze-v0", "imitenvs/PushT-v0"):
+        env = gymnasium.make(env_id, render_mode="human")
+        env.reset(seed=0)
+        assert env.render() is None
+        env.step(env.action_space.sample())
+        env.close()
+        env.close()
+    assert len(shown) == 6  # reset, render() and step of each env drew a frame
+    assert not plt.get_fignums()  # close() closed the windows
+
+
+def test_human_render_mode_without_display_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imitenvs.core import render
+
+    monkeypatch.setattr(render, "has_display", lambda: False)
+    env = gymnasium.make("imitenvs/Maze-v0", render_mode="human")
+    with pytest.raises(RuntimeError, match="rgb_array"):
+        env.reset(seed=0)

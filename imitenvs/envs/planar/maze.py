@@ -12,6 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from imitenvs.core.checks import check_choice, check_positive_int
+from imitenvs.core.render import FrameRenderMixin
 from imitenvs.envs.planar.geometry import (
     AGENT_RADIUS,
     ALL_MAZE_SHAPES,
@@ -57,7 +58,7 @@ class MazeState:
     last_target: np.ndarray | None = None
 
 
-class MazeEnv(gymnasium.Env[np.ndarray, np.ndarray]):
+class MazeEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
     """NEAR's maze: a disc driven to absolute target points must reach a goal past an L-shaped wall.
 
     A faithful port of ``MazeEnv`` from NEAR (``isaacgymenvs/custom_envs/maze_env.py``, the
@@ -97,7 +98,8 @@ class MazeEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     ``target`` (after a step), ``distance_to_goal``, ``is_success`` and ``reward_terms``.
 
     Args:
-        render_mode: ``None`` or ``"rgb_array"`` (frames of ``render_size`` pixels).
+        render_mode: ``None``, ``"rgb_array"`` (frames of ``render_size`` pixels) or ``"human"``
+            (a matplotlib window, drawn on every ``reset`` and ``step``).
         render_size: Side of rendered frames in pixels.
         quit_if_stuck: Keep NEAR's stuck termination (default ``True``).
 
@@ -106,12 +108,14 @@ class MazeEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         older teleoperation dynamics, see ``docs/planar.md``).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
 
     def __init__(
         self, render_mode: str | None = None, render_size: int = 256, quit_if_stuck: bool = True
     ) -> None:
-        self.render_mode = check_choice("render_mode", render_mode, [None, "rgb_array"])
+        self.render_mode = check_choice(
+            "render_mode", render_mode, [None, *self.metadata["render_modes"]]
+        )
         self.render_size = check_positive_int("render_size", render_size)
         self.quit_if_stuck = bool(quit_if_stuck)
         self.observation_space = spaces.Box(0.0, WINDOW_SIZE, shape=(2,), dtype=np.float64)
@@ -180,6 +184,7 @@ class MazeEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self._recent.clear()
         self._target = None
         self._place(start)
+        self._render_human()
         return self._obs(), self._info()
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -200,14 +205,10 @@ class MazeEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self._steps += 1
         info = self._info()
         info["reward_terms"] = terms
+        self._render_human()
         return self._obs(), terms["goal"] + terms["stuck"], bool(success or stuck), False, info
 
-    def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            gymnasium.logger.warn(
-                "render() called without render_mode; pass render_mode='rgb_array'"
-            )
-            return None
+    def _draw_frame(self) -> np.ndarray:
         canvas = Canvas(self.render_size)
         for a, b in BOUNDARY_SEGMENTS:
             canvas.capsule(np.array(a), np.array(b), WALL_RADIUS, "wall")

@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from imitenvs.core.checks import check_choice, check_positive_int
+from imitenvs.core.render import FrameRenderMixin
 from imitenvs.envs.planar import pusht_sim
 from imitenvs.envs.planar.geometry import (
     AGENT_RADIUS,
@@ -62,7 +63,7 @@ class PushTState:
     last_target: np.ndarray | None = None
 
 
-class PushTEnv(gymnasium.Env[np.ndarray, np.ndarray]):
+class PushTEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
     """NEAR's PushT: push a T-shaped block onto a fixed goal pose with a kinematic disc.
 
     A port of ``PushTEnv`` from NEAR (``isaacgymenvs/custom_envs/pusht_env.py``), itself
@@ -112,7 +113,8 @@ class PushTEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     ``coverage``, ``reward_threshold``, ``is_success``, ``reward_terms``.
 
     Args:
-        render_mode: ``None`` or ``"rgb_array"``.
+        render_mode: ``None``, ``"rgb_array"`` or ``"human"`` (a matplotlib window, drawn on
+            every ``reset`` and ``step``).
         render_size: Side of rendered frames in pixels (96 as NEAR/DP by default).
         obs_type: ``"state"`` (NEAR's 5-d vector) or ``"keypoints"`` (DP's low-dim obs).
         reward: ``"near"`` or ``"coverage"``.
@@ -121,7 +123,7 @@ class PushTEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         v0: initial port of NEAR de07395 / Diffusion Policy (pymunk 6).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
 
     def __init__(
         self,
@@ -130,7 +132,9 @@ class PushTEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         obs_type: str = "state",
         reward: str = "near",
     ) -> None:
-        self.render_mode = check_choice("render_mode", render_mode, [None, "rgb_array"])
+        self.render_mode = check_choice(
+            "render_mode", render_mode, [None, *self.metadata["render_modes"]]
+        )
         self.render_size = check_positive_int("render_size", render_size)
         self.obs_type = check_choice("obs_type", obs_type, OBS_TYPES)
         self.reward_type = check_choice("reward", reward, REWARDS)
@@ -173,6 +177,7 @@ class PushTEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self._steps = 0
         self._target = None
         self._coverage = self._sim.coverage(self.goal_pose)
+        self._render_human()
         return self._obs(), self._info(n_contacts=0)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -187,14 +192,10 @@ class PushTEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         info = self._info(n_contacts)
         info["reward_terms"] = terms
         reward = float(sum(terms.values()))
+        self._render_human()
         return self._obs(), reward, bool(self._coverage > SUCCESS_COVERAGE), False, info
 
-    def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            gymnasium.logger.warn(
-                "render() called without render_mode; pass render_mode='rgb_array'"
-            )
-            return None
+    def _draw_frame(self) -> np.ndarray:
         canvas = Canvas(self.render_size)
         for a, b in BOUNDARY_SEGMENTS:
             canvas.capsule(np.array(a), np.array(b), WALL_RADIUS, "wall")
