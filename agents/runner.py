@@ -1,0 +1,304 @@
+"""The on-policy runner: rollouts, PPO (+ AMP) updates, TensorBoard, checkpoints, progress bar.
+
+Exact resume: every ``save_every`` iterations the runner starts a new *segment*: it resets the
+envs with a seed derived from ``(seed, iteration)`` and rebuilds the demo sampler with it.
+Checkpoints are written at those boundaries and hold everything else that drives training
+(networks, optimisers, normalisers, replay buffer, the torch generator, the iteration), so a
+run resumed from one continues bit for bit like the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from imitenvs.agents.amp import AMP, AMPConfig
+from imitenvs.agents.ppo import PPO, PPOConfig, require
+from imitenvs.agents.storage import RolloutStorage
+from imitenvs.agents.vec import VecAdapter, VecStep, demo_source, make_env
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunConfig:
+    """What to train on and how to run it."""
+
+    env_id: str = "imitenvs/HumanoidAMP-v0"
+    """a registered id: batched (made with ``num_envs``) or single (vectorised)"""
+    num_envs: int = 16
+    """parallel worlds N"""
+    iterations: int = 100
+    """PPO iterations to run (each is ``num_steps * num_envs`` env steps)"""
+    seed: int = 0
+    """seed of the envs, the networks, the action noise and the demo sampler"""
+    device: str = "cpu"
+    """torch device of the agent (and of batched envs)"""
+    log_dir: Path | None = None
+    """TensorBoard events and checkpoints go here (``None``: no logging, no checkpoints)"""
+    save_every: int = 50
+    """segment length in iterations: envs are re-seeded and a checkpoint is written"""
+    keep_checkpoints: int = 2
+    """numbered checkpoints kept on disk (older ones are deleted; ``checkpoint_last.pt`` too
+    is always written at the end)"""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """extra constructor kwargs of the env"""
+    progress: bool = True
+    """show a tqdm progress bar"""
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "iterations", "save_every", "keep_checkpoints"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value > 0, name, value, "must be an integer > 0")
+        self.log_dir = None if self.log_dir is None else Path(self.log_dir)
+
+
+def segment_seed(seed: int, iteration: int) -> int:
+    """The env / demo seed of the segment starting at ``iteration``."""
+    return int(np.random.SeedSequence([seed, iteration]).generate_state(1)[0])
+
+
+class Runner:
+    """Trains PPO, or AMP when ``amp_cfg`` is given, on ``run.env_id``."""
+
+    def __init__(self, run: RunConfig, ppo_cfg: PPOConfig, amp_cfg: AMPConfig | None = None):
+        self.run, self.ppo_cfg, self.amp_cfg = run, ppo_cfg, amp_cfg
+        self.device = torch.device(run.device)
+        torch.manual_seed(run.seed)  # network initialisation
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(run.seed)
+        self.env: VecAdapter = make_env(
+            run.env_id,
+            run.num_envs,
+            run.device,
+            paired=amp_cfg is not None,
+            env_kwargs=run.env_kwargs,
+        )
+        n, o, a = self.env.num_envs, self.env.obs_dim, self.env.act_dim
+        self.ppo = PPO(o, a, ppo_cfg, self.device, self.generator)
+        self.amp: AMP | None = None
+        amp_dim = None
+        if amp_cfg is not None:
+            amp_dim = self._amp_dim()
+            self.amp = AMP(amp_dim, amp_cfg, self.device, self.generator, self._sample_demos)
+        self.storage = RolloutStorage(ppo_cfg.num_steps, n, o, a, self.device, amp_dim)
+        self.iteration, self.global_step = 0, 0
+        self._demos = None
+        self._writer = None
+        self._begin_segment()
+
+    # ------------------------------------------------------------------------------ set-up
+    def _amp_dim(self) -> int:
+        unwrapped = self.env.env.unwrapped
+        space = getattr(unwrapped, "amp_observation_space", None)
+        if space is not None:
+            return int(np.prod(space.shape))
+        return 2 * self.env.obs_dim  # PairedObservation with two steps
+
+    def _sample_demos(self, n: int) -> torch.Tensor:
+        return self._demos(n)
+
+    def _begin_segment(self) -> None:
+        seed = segment_seed(self.run.seed, self.iteration)
+        self.obs = self.env.reset(seed=seed)
+        if self.amp is not None:
+            self._demos = demo_source(self.env, self.run.env_id, seed)
+        self.ep_return = torch.zeros(self.env.num_envs, device=self.device)
+        self.ep_length = torch.zeros(self.env.num_envs, device=self.device)
+
+    # ----------------------------------------------------------------------------- rollout
+    @torch.no_grad()
+    def rollout(self) -> dict[str, float]:
+        """Fill the storage with ``num_steps`` steps; returns reward-term and episode stats."""
+        self.storage.clear()
+        sums: dict[str, float] = {}
+        returns: list[float] = []
+        lengths: list[float] = []
+        successes: list[float] = []
+        for _ in range(self.ppo_cfg.num_steps):
+            actions, log_probs, values = self.ppo.act(self.obs)
+            step = self.env.step(actions)
+            done = step.terminated | step.truncated
+            fields = dict(
+                obs=self.obs,
+                actions=actions,
+                log_probs=log_probs,
+                values=values,
+                next_values=self.ppo.value(step.final_obs),
+                task_rewards=step.reward,
+                terminated=step.terminated,
+                done=done,
+            )
+            if self.amp is not None:
+                fields["amp_obs"] = step.amp_obs
+            self.storage.add(**fields)
+            for name, term in step.reward_terms.items():
+                sums[f"env_terms/{name}"] = sums.get(f"env_terms/{name}", 0.0) + float(term.mean())
+            self._track_episodes(step, done, returns, lengths, successes)
+            self.obs = step.obs
+        stats = {k: v / self.ppo_cfg.num_steps for k, v in sums.items()}
+        for name, values_ in (("return", returns), ("length", lengths), ("success", successes)):
+            if values_:
+                stats[f"episode/{name}"] = float(np.mean(values_))
+        stats["episode/count"] = float(len(lengths))
+        return stats
+
+    def _track_episodes(
+        self, step: VecStep, done: torch.Tensor, returns: list, lengths: list, successes: list
+    ) -> None:
+        self.ep_return += step.reward
+        self.ep_length += 1
+        if bool(done.any()):
+            returns += self.ep_return[done].tolist()
+            lengths += self.ep_length[done].tolist()
+            if step.success is not None:
+                successes += step.success[done].float().tolist()
+            self.ep_return[done] = 0.0
+            self.ep_length[done] = 0.0
+
+    # ---------------------------------------------------------------------------- training
+    def train_iteration(self) -> dict[str, float]:
+        """One rollout and update; returns every logged scalar."""
+        start = time.perf_counter()
+        stats = self.rollout()
+        rollout_time = time.perf_counter() - start
+        if self.amp is not None:
+            terms = self.amp.rewards(self.storage)
+            stats.update({f"reward/{k}": float(v.mean()) for k, v in terms.items()})
+        else:
+            self.storage.rewards.copy_(self.storage.task_rewards)
+            stats["reward/task"] = float(self.storage.task_rewards.mean())
+        stats["reward/total"] = float(self.storage.rewards.mean())
+        self.storage.compute_returns(self.ppo_cfg.gamma, self.ppo_cfg.lam)
+        stats.update(self.ppo.update(self.storage))
+        if self.amp is not None:
+            stats.update(self.amp.update(self.storage))
+        steps = self.ppo_cfg.num_steps * self.env.num_envs
+        self.global_step += steps
+        self.iteration += 1
+        total_time = time.perf_counter() - start
+        stats["perf/env_steps_per_s"] = steps / max(rollout_time, 1e-9)
+        stats["perf/total_steps_per_s"] = steps / max(total_time, 1e-9)
+        return stats
+
+    def train(self) -> dict[str, float]:
+        """Run until ``run.iterations``; logs, checkpoints and re-seeds at segment boundaries.
+        Returns the last iteration's scalars."""
+        stats: dict[str, float] = {}
+        bar = tqdm(
+            total=self.run.iterations,
+            initial=self.iteration,
+            disable=not self.run.progress,
+            unit="it",
+            dynamic_ncols=True,
+        )
+        while self.iteration < self.run.iterations:
+            stats = self.train_iteration()
+            self._log(stats)
+            bar.update(1)
+            bar.set_postfix(
+                steps_s=f"{stats['perf/total_steps_per_s']:.0f}",
+                reward=f"{stats['reward/total']:.3f}",
+            )
+            if not all(math.isfinite(v) for v in stats.values()):
+                raise FloatingPointError(f"non-finite training scalars: {stats}")
+            if self.iteration % self.run.save_every == 0:
+                if self.run.log_dir is not None:
+                    self.save(self.run.log_dir / f"checkpoint_{self.iteration:06d}.pt")
+                    self._prune_checkpoints()
+                self._begin_segment()
+        bar.close()
+        if self.run.log_dir is not None:
+            self.save(self.run.log_dir / "checkpoint_last.pt")
+        if self._writer is not None:
+            self._writer.flush()
+        return stats
+
+    def _prune_checkpoints(self) -> None:
+        numbered = sorted(self.run.log_dir.glob("checkpoint_[0-9]*.pt"))
+        for old in numbered[: -self.run.keep_checkpoints]:
+            old.unlink()
+
+    def _log(self, stats: dict[str, float]) -> None:
+        if self.run.log_dir is None:
+            return
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.run.log_dir))
+        for name, value in stats.items():
+            self._writer.add_scalar(name, value, self.global_step)
+
+    # ------------------------------------------------------------------------- checkpoints
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint (networks, optimisers, normalisers, replay, RNG, iteration)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "iteration": self.iteration,
+            "global_step": self.global_step,
+            "run": {**asdict(self.run), "log_dir": str(self.run.log_dir)},
+            "ppo_cfg": asdict(self.ppo_cfg),
+            "amp_cfg": None if self.amp_cfg is None else asdict(self.amp_cfg),
+            "ppo": self.ppo.state_dict(),
+            "amp": None if self.amp is None else self.amp.state_dict(),
+            "generator": self.generator.get_state(),
+        }
+        torch.save(state, path)
+        log.info("saved checkpoint %s (iteration %d)", path, self.iteration)
+        return path
+
+    def load(self, path: str | Path) -> None:
+        """Restore a checkpoint of a runner with the same configs and start its segment."""
+        state = torch.load(Path(path), map_location=self.device, weights_only=False)
+        if (state["amp"] is None) != (self.amp is None):
+            raise ValueError(f"{path}: checkpoint and runner disagree on using AMP")
+        self.ppo.load_state_dict(state["ppo"])
+        if self.amp is not None:
+            self.amp.load_state_dict(state["amp"])
+        self.generator.set_state(state["generator"].cpu())
+        self.iteration, self.global_step = int(state["iteration"]), int(state["global_step"])
+        self._begin_segment()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self.env.close()
+
+
+def play_episode(
+    ppo: PPO, env: Any, seed: int, render: bool = False, max_steps: int | None = None
+) -> dict[str, Any]:
+    """Run the mean policy on a single gymnasium env for one episode.
+
+    Returns ``{"observations": (T+1, O), "return": float, "success": bool, "frames": list}``
+    (frames only with ``render``, from ``env.render()``).
+    """
+    obs, _ = env.reset(seed=seed)
+    observations, frames, total, info = [np.asarray(obs)], [], 0.0, {}
+    steps = 0
+    while max_steps is None or steps < max_steps:
+        if render:
+            frames.append(env.render())
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=ppo.device)[None]
+        action = ppo.act_deterministic(x)[0].cpu().numpy()
+        obs, reward, terminated, truncated, info = env.step(action)
+        observations.append(np.asarray(obs))
+        total += float(reward)
+        steps += 1
+        if terminated or truncated:
+            break
+    return {
+        "observations": np.stack(observations),
+        "return": total,
+        "success": bool(info.get("is_success", False)),
+        "frames": frames,
+    }

@@ -1,0 +1,206 @@
+"""Train AMP (PPO + adversarial motion prior) on the humanoid or the maze.
+
+    python examples/train_amp.py                      # HumanoidAMP-v0, walk clip, CPU, minutes
+    python examples/train_amp.py --num-envs 4096 --device cuda --iterations 5000
+    python examples/train_amp.py --env imitenvs/Maze-v0
+    python examples/train_amp.py --resume runs/amp_humanoid/checkpoint_000050.pt
+    tensorboard --logdir runs
+
+Writes TensorBoard events and checkpoints to ``--out``; at the end a GIF of the humanoid
+policy (``policy.gif``) or the maze picture with learned trajectories (``maze_policy.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; before mujoco is imported
+
+import gymnasium
+import numpy as np
+import torch
+
+import imitenvs
+from imitenvs.agents.amp import AMPConfig
+from imitenvs.agents.ppo import PPOConfig
+from imitenvs.agents.runner import RunConfig, Runner, play_episode
+
+log = logging.getLogger("train_amp")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Defaults of one env family (small enough for a 2-core laptop)."""
+
+    num_envs: int
+    iterations: int
+    ppo: PPOConfig
+    amp: AMPConfig
+    env_kwargs: dict
+
+
+PRESETS = {
+    "humanoid": Preset(
+        num_envs=64,
+        iterations=300,
+        ppo=PPOConfig(num_steps=16, num_minibatches=2, epochs=4, learning_rate=5e-5),
+        amp=AMPConfig(
+            batch_size=256, epochs=2, replay_size=20_000, task_weight=0.0, style_weight=1.0
+        ),
+        env_kwargs={"motion_file": "walk.yaml"},
+    ),
+    "maze": Preset(
+        num_envs=16,
+        iterations=100,
+        ppo=PPOConfig(
+            num_steps=32,
+            num_minibatches=4,
+            epochs=4,
+            learning_rate=1e-3,
+            init_log_std=-1.0,
+            value_coef=1.0,
+            gamma=0.99,
+            lam=0.95,
+        ),
+        amp=AMPConfig(
+            batch_size=128,
+            epochs=2,
+            learning_rate=1e-4,
+            grad_penalty=10.0,
+            replay_size=10_000,
+            replay_keep_prob=0.1,
+            task_weight=0.5,
+            style_weight=0.5,
+            delta_features=True,
+        ),
+        env_kwargs={},
+    ),
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--env", default="imitenvs/HumanoidAMP-v0", help="env id")
+    p.add_argument("--num-envs", type=int, help="parallel worlds (preset default)")
+    p.add_argument("--iterations", type=int, help="PPO iterations (preset default)")
+    p.add_argument("--num-steps", type=int, help="rollout length per iteration")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="log/checkpoint dir (runs/amp_<family>)")
+    p.add_argument("--save-every", type=int, default=50, help="checkpoint period, iterations")
+    p.add_argument("--resume", type=Path, help="checkpoint to continue from")
+    p.add_argument("--motion-file", help="humanoid clip or YAML list (default walk.yaml)")
+    p.add_argument("--task-weight", type=float, help="weight of the env reward (preset)")
+    p.add_argument("--style-weight", type=float, help="weight of the style reward (preset)")
+    p.add_argument("--torch-threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--no-video", action="store_true", help="skip the final GIF / picture")
+    p.add_argument("--eval-episodes", type=int, default=10, help="maze evaluation episodes")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p.parse_args(argv)
+
+
+def family_of(env_id: str) -> str:
+    entry = imitenvs.registry.get_entry(env_id)
+    if entry.family == "humanoid":
+        return "humanoid"
+    if env_id == "imitenvs/Maze-v0":
+        return "maze"
+    raise ValueError(
+        f"train_amp.py has presets for the humanoid ids and imitenvs/Maze-v0, not {env_id!r}"
+    )
+
+
+def build_runner(args: argparse.Namespace) -> Runner:
+    family = family_of(args.env)
+    preset = PRESETS[family]
+    ppo = preset.ppo
+    if args.num_steps is not None:
+        ppo = replace(ppo, num_steps=args.num_steps)
+    weights = {"task_weight": args.task_weight, "style_weight": args.style_weight}
+    amp = replace(preset.amp, **{k: v for k, v in weights.items() if v is not None})
+    env_kwargs = dict(preset.env_kwargs)
+    if args.motion_file:
+        env_kwargs["motion_file"] = args.motion_file
+    run = RunConfig(
+        env_id=args.env,
+        num_envs=args.num_envs or preset.num_envs,
+        iterations=args.iterations or preset.iterations,
+        seed=args.seed,
+        device=args.device,
+        log_dir=args.out or Path("runs") / f"amp_{family}",
+        save_every=args.save_every,
+        env_kwargs=env_kwargs,
+        progress=not args.no_progress,
+    )
+    return Runner(run, ppo, amp)
+
+
+def evaluate_maze(runner: Runner, episodes: int, picture: Path | None) -> dict:
+    """Success rate of the mean policy on fresh maze episodes; optionally the picture."""
+    env = gymnasium.make(runner.run.env_id)
+    results = [play_episode(runner.ppo, env, seed=10_000 + i) for i in range(episodes)]
+    env.close()
+    if picture is not None:
+        from imitenvs.data.demos import load_default_demos
+        from imitenvs.viz import plot_maze
+
+        demos = [s for s, _ in load_default_demos("maze").episodes()][:10]
+        plot_maze(
+            picture,
+            demos=demos,
+            policy=[r["observations"] for r in results],
+            title=f"AMP, {runner.global_step} env steps",
+        )
+    return {
+        "success_rate": float(np.mean([r["success"] for r in results])),
+        "mean_length": float(np.mean([len(r["observations"]) - 1 for r in results])),
+    }
+
+
+def humanoid_gif(runner: Runner, path: Path) -> dict:
+    """Render one episode of the mean policy (at most 150 steps) to a GIF."""
+    from imitenvs.viz import save_gif
+
+    env = gymnasium.make(runner.run.env_id, render_mode="rgb_array", **runner.run.env_kwargs)
+    result = play_episode(runner.ppo, env, seed=10_000, render=True, max_steps=150)
+    env.close()
+    save_gif(np.stack(result["frames"]), path, fps=30)
+    return {"episode_length": len(result["observations"]) - 1, "gif": str(path)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train, save, evaluate; returns (and prints) a JSON summary."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(args.torch_threads)
+    runner = build_runner(args)
+    if args.resume is not None:
+        runner.load(args.resume)
+    stats = runner.train()
+    out = runner.run.log_dir
+    summary = {
+        "env": args.env,
+        "iterations": runner.iteration,
+        "env_steps": runner.global_step,
+        "checkpoint": str(out / "checkpoint_last.pt"),
+        "last": {k: round(v, 4) for k, v in stats.items()},
+    }
+    if family_of(args.env) == "maze":
+        picture = None if args.no_video else out / "maze_policy.png"
+        summary["eval"] = evaluate_maze(runner, args.eval_episodes, picture)
+    elif not args.no_video:
+        summary["eval"] = humanoid_gif(runner, out / "policy.gif")
+    runner.close()
+    print(json.dumps(summary, indent=1))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
