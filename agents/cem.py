@@ -19,6 +19,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from imitenvs.agents import episode
 from imitenvs.agents.ppo import require
 
 Objective = Callable[[float, dict[str, Any]], float]
@@ -124,21 +125,6 @@ class CEMPlanner:
 def run_episode(
     env: gymnasium.Env, planner: CEMPlanner, seed: int, max_steps: int | None = None
 ) -> dict[str, Any]:
-    """Plan and act until the episode ends; returns ``{"observations": (T+1, O), "return",
-    "success", "steps"}``."""
-    obs, _ = env.reset(seed=seed)
+    """Plan and act until the episode ends (see :func:`imitenvs.agents.episode.run_episode`)."""
     planner.reset()
-    observations, total, info, steps = [np.asarray(obs)], 0.0, {}, 0
-    while max_steps is None or steps < max_steps:
-        obs, reward, terminated, truncated, info = env.step(planner.plan())
-        observations.append(np.asarray(obs))
-        total += float(reward)
-        steps += 1
-        if terminated or truncated:
-            break
-    return {
-        "observations": np.stack(observations),
-        "return": total,
-        "success": bool(info.get("is_success", False)),
-        "steps": steps,
-    }
+    return episode.run_episode(env, lambda _obs: planner.plan(), seed, max_steps=max_steps)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from imitenvs.agents import episode
 from imitenvs.agents.amp import AMP, AMPConfig
 from imitenvs.agents.ppo import PPO, PPOConfig, require
 from imitenvs.agents.storage import RolloutStorage
@@ -277,28 +278,11 @@ class Runner:
 def play_episode(
     ppo: PPO, env: Any, seed: int, render: bool = False, max_steps: int | None = None
 ) -> dict[str, Any]:
-    """Run the mean policy on a single gymnasium env for one episode.
+    """Run the mean policy on a single gymnasium env for one episode
+    (see :func:`imitenvs.agents.episode.run_episode` for the result)."""
 
-    Returns ``{"observations": (T+1, O), "return": float, "success": bool, "frames": list}``
-    (frames only with ``render``, from ``env.render()``).
-    """
-    obs, _ = env.reset(seed=seed)
-    observations, frames, total, info = [np.asarray(obs)], [], 0.0, {}
-    steps = 0
-    while max_steps is None or steps < max_steps:
-        if render:
-            frames.append(env.render())
-        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=ppo.device)[None]
-        action = ppo.act_deterministic(x)[0].cpu().numpy()
-        obs, reward, terminated, truncated, info = env.step(action)
-        observations.append(np.asarray(obs))
-        total += float(reward)
-        steps += 1
-        if terminated or truncated:
-            break
-    return {
-        "observations": np.stack(observations),
-        "return": total,
-        "success": bool(info.get("is_success", False)),
-        "frames": frames,
-    }
+    def act(obs: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(obs, dtype=torch.float32, device=ppo.device)[None]
+        return ppo.act_deterministic(x)[0].cpu().numpy()
+
+    return episode.run_episode(env, act, seed, render=render, max_steps=max_steps)
