@@ -9,10 +9,12 @@ built :class:`~imitenvs.envs.gridworld.mdp.TabularMDP`, rendering plumbing) live
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import gymnasium
@@ -80,11 +82,13 @@ def counts_then_ones(num_features: int, *counts: float) -> np.ndarray:
     return high
 
 
-def track_successors(track: Sequence[Pos]) -> dict[Pos, Pos]:
-    """Where a train on ``track`` goes next: ``track[i] -> track[i + 1]``, wrapping around."""
+@functools.cache
+def track_successors(track: tuple[Pos, ...]) -> Mapping[Pos, Pos]:
+    """Where a train on ``track`` goes next: ``track[i] -> track[i + 1]``, wrapping around
+    (built once per track, read-only)."""
     if len(set(track)) != len(track):
         raise ValueError(f"train track {track} visits a cell twice")
-    return {pos: track[(i + 1) % len(track)] for i, pos in enumerate(track)}
+    return MappingProxyType({pos: track[(i + 1) % len(track)] for i, pos in enumerate(track)})
 
 
 def one_hot_grid(height: int, width: int, layers: Sequence[Iterable[Pos]]) -> np.ndarray:

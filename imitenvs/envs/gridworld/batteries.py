@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import cached_property
 from itertools import product
 from types import MappingProxyType
 
@@ -135,10 +134,6 @@ class BatteriesEnv(GridworldEnv[BatteriesState]):
     )
     problem_spec: BatteriesSpec
 
-    @cached_property
-    def _next_cell(self) -> dict[Pos, Pos]:
-        return track_successors(self.problem_spec.track)
-
     @property
     def feature_names(self) -> tuple[str, ...]:
         spec = self.problem_spec
@@ -206,7 +201,7 @@ class BatteriesEnv(GridworldEnv[BatteriesState]):
         if agent == state.train and state.carrying:
             life, carrying = BATTERY_CHARGE, False
         if life > 0:
-            train, life = self._next_cell[state.train], life - 1
+            train, life = track_successors(self.problem_spec.track)[state.train], life - 1
         batteries = state.batteries
         if not state.carrying and agent in self.problem_spec.batteries:
             k = self.problem_spec.batteries.index(agent)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from itertools import product
 from types import MappingProxyType
 
@@ -114,10 +113,6 @@ class TrainEnv(GridworldEnv[TrainState]):
     )
     problem_spec: TrainSpec
 
-    @cached_property
-    def _next_cell(self) -> dict[Pos, Pos]:
-        return track_successors(self.problem_spec.track)
-
     @property
     def feature_names(self) -> tuple[str, ...]:
         spec = self.problem_spec
@@ -185,7 +180,9 @@ class TrainEnv(GridworldEnv[TrainState]):
 
     def transitions(self, state: TrainState, action: int) -> list[tuple[float, TrainState]]:
         agent = move_clipped(state.agent, action, self.height, self.width)
-        train = self._next_cell[state.train] if state.train_intact else state.train
+        train = state.train
+        if state.train_intact:
+            train = track_successors(self.problem_spec.track)[train]
         vases = break_vase(state.vases, self.problem_spec.vases, agent)
         return [(1.0, TrainState(agent, vases, train, state.train_intact and agent != train))]
 
