@@ -70,7 +70,7 @@ def raw_stepper(num_envs: int, nthread: int) -> Callable[[int], None]:
     batch = mujoco.batch.Batch(model, num_envs, nthread=nthread, persistent=True)
     batch.reset(keyframe=0)
     ctrl = batch.bind("ctrl")
-    pd = PdActionMap(load_humanoid())
+    pd = PdActionMap(load_humanoid(), model.key_qpos[0, 7:])
     targets = pd.targets(torch.from_numpy(_actions(num_envs))).double().numpy()
 
     worlds = np.arange(num_envs)

@@ -137,6 +137,8 @@ def test_bad_input_errors(tmp_path: Path) -> None:
         HumanoidAMPEnv(1, motion_file="nowhere.yaml")
     with pytest.raises(ValueError, match="state_init='Sometimes' is not allowed"):
         HumanoidAMPEnv(1, state_init="Sometimes")
+    with pytest.raises(ValueError, match="action_offset='zero' is not allowed"):
+        HumanoidAMPEnv(1, action_offset="zero")
     with pytest.raises(ValueError, match="hybrid_init_prob must be in"):
         HumanoidNEAREnv(1, hybrid_init_prob=1.5)
     with pytest.raises(ValueError, match="task_reward term='speed'"):

@@ -158,20 +158,26 @@ def test_demo_pairs_are_seeded_and_one_step_apart() -> None:
     assert 0.005 < np.median(step) < 0.2
 
 
-def test_pd_hold_of_the_default_pose_stands_for_a_second() -> None:
+def test_zero_action_pd_hold_of_the_default_pose_stands_for_a_second() -> None:
     env = HumanoidAMPEnv(2, state_init="Default")
     env.reset(seed=0)
     default = torch.as_tensor(env.physics.qpos[0, 7:].numpy(), dtype=torch.float32)
-    hold = env.pd.actions(default).numpy()
-    assert np.abs(hold).max() <= 1.0
+    torch.testing.assert_close(env.pd.targets(torch.zeros(28)), default)
     for _ in range(2 * 30):  # 2 s at 30 Hz
-        _, _, terminated, truncated, _ = env.step(np.stack([hold, hold]))
+        _, _, terminated, truncated, _ = env.step(np.zeros((2, 28), np.float32))
         assert not (terminated | truncated).any()
         assert env.physics.qpos[:, 2].min() > 0.7
 
 
+def test_isaacgym_action_offset_crouches_and_falls() -> None:
+    env = HumanoidAMPEnv(1, state_init="Default", action_offset="joint_range")
+    env.reset(seed=0)
+    fell = [env.step(np.zeros((1, 28), np.float32))[2][0] for _ in range(2 * 30)]
+    assert any(fell)
+
+
 def test_pd_targets_follow_isaacgymenvs() -> None:
-    env = HumanoidAMPEnv(1)
+    env = HumanoidAMPEnv(1, action_offset="joint_range")
     names = env.humanoid.dof_names
     offset, scale = env.pd.offset.numpy(), env.pd.scale.numpy()
     for i, name in enumerate(names):

@@ -38,9 +38,11 @@ class HumanoidAMPEnv(HumanoidEnv):
     ``Box(-1, 1, (28,), float32)``, one PD target per hinge in MuJoCo DoF order
     (``abdomen_x/y/z, neck_x/y/z, right_shoulder_x/y/z, right_elbow, left_shoulder_x/y/z,
     left_elbow, right_hip_x/y/z, right_knee, right_ankle_x/y/z, left_hip_x/y/z, left_knee,
-    left_ankle_x/y/z``): ``target = offset + scale * a`` (3-DoF joints ``pi * a``; elbows and
-    knees 140 % of their range, :mod:`imitenvs.envs.humanoid.control`). Control runs at 30 Hz,
-    physics at 120 Hz (4 substeps of the MJCF's 1/120 s).
+    left_ankle_x/y/z``): ``target = offset + scale * a`` with IsaacGymEnvs' scales (3-DoF joints
+    ``pi``; elbows and knees 70 % of their range). The offset is the ``stand`` pose
+    (``action_offset="default_pose"``: a zero action stands) or IsaacGymEnvs' range centres
+    (``action_offset="joint_range"``); see :mod:`imitenvs.envs.humanoid.control`. Control runs
+    at 30 Hz, physics at 120 Hz (4 substeps of the MJCF's 1/120 s).
 
     ## Observation Space
 

@@ -122,8 +122,10 @@ class HumanoidEnv(BatchedEnv):
         self.kinematics = HumanoidKinematics(
             self.humanoid, self.model.body_mass[1:], self.model.body_ipos[1:], self.device
         )
-        self.pd = PdActionMap(self.humanoid, self.device)
         self._build_tables()
+        self.pd = PdActionMap(
+            self.humanoid, self._default_qpos[7:].numpy(), self.config.action_offset, self.device
+        )
         self._char_obs = torch.zeros(num_envs, self.character_obs.dim, device=self.device)
         self._renderer: Any = None
 

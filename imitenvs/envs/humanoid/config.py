@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from imitenvs.core.checks import check_choice, check_positive_int
+from imitenvs.envs.humanoid.control import ACTION_OFFSETS
 
 STATE_INITS: tuple[str, ...] = ("Default", "Start", "Random", "Hybrid", "WeightedRandom")
 TASK_REWARDS: tuple[str, ...] = ("time", "dist", "height")
@@ -56,9 +57,15 @@ class HumanoidConfig:
     """A geom whose lowest point is closer to the floor than this (metres) touches the ground."""
     max_episode_steps: int = 300
     """Time limit per world, in 30 Hz control steps (``truncated``)."""
+    action_offset: str = "default_pose"
+    """The PD target of action 0: ``default_pose`` (the ``stand`` keyframe: a zero action holds
+    the character upright) or ``joint_range`` (IsaacGymEnvs: the centre of each joint's target
+    range; a zero action bends elbows and knees 80 degrees). The action scales are IsaacGymEnvs'
+    either way (:mod:`imitenvs.envs.humanoid.control`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "motion_file", str(self.motion_file))
+        check_choice("action_offset", self.action_offset, ACTION_OFFSETS)
         check_choice("state_init", self.state_init, STATE_INITS)
         _check_finite("hybrid_init_prob", self.hybrid_init_prob, low=0.0)
         if self.hybrid_init_prob > 1.0:
