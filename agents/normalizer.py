@@ -5,9 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from imitenvs.agents.distributed import all_sum
+
 
 class RunningMeanStd(nn.Module):
-    """Mean and variance over every sample seen so far (Chan et al. parallel update).
+    """Mean and variance over every sample seen so far (Chan et al. parallel update); under
+    ``torch.distributed`` over the samples of every rank, so all ranks keep equal statistics.
 
     The statistics are buffers, so they live on the module's device and travel with its
     ``state_dict`` (checkpoints restore them exactly).
@@ -31,7 +34,10 @@ class RunningMeanStd(nn.Module):
         if tuple(x.shape[1:]) != tuple(self.mean.shape):
             raise ValueError(f"expected samples of shape {tuple(self.mean.shape)}, got {x.shape}")
         x = x.to(torch.float64)
-        batch_mean, batch_var, n = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        # Under torch.distributed the batch is every rank's samples (two-pass, all-reduced).
+        n = all_sum(torch.tensor(float(x.shape[0]), dtype=torch.float64, device=x.device))
+        batch_mean = all_sum(x.sum(0)) / n
+        batch_var = all_sum((x - batch_mean).pow(2).sum(0)) / n
         delta, total = batch_mean - self.mean, self.count + n
         self.mean += delta * n / total
         m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total

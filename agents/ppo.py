@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from imitenvs.agents.distributed import average_gradients
 from imitenvs.agents.normalizer import RunningMeanStd
 from imitenvs.agents.storage import RolloutStorage
 
@@ -216,6 +217,7 @@ class PPO:
                 losses = self._minibatch_losses(mb)
                 self.optimizer.zero_grad(set_to_none=True)
                 losses["loss/total"].backward()
+                average_gradients(model.parameters())
                 if cfg.max_grad_norm is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
