@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from imitenvs.agents.distributed import average_gradients
 from imitenvs.agents.normalizer import RunningMeanStd
 from imitenvs.agents.ppo import mlp, require
 from imitenvs.agents.storage import RolloutStorage
@@ -245,6 +246,7 @@ class AMP:
                 losses = self._minibatch_losses(agent_obs[idx])
                 self.optimizer.zero_grad(set_to_none=True)
                 losses["disc/total"].backward()
+                average_gradients(self.disc.parameters())
                 self.optimizer.step()
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach())

@@ -20,8 +20,9 @@ def run_episode(
 
     Returns:
         ``{"observations": (T+1, O), "return": float, "success": bool, "steps": T,
-        "frames": list}``; ``success`` is the last ``info["is_success"]``, ``frames`` holds
-        ``env.render()`` before each step when ``render`` is set.
+        "frames": list, "success_reported": bool}``; ``success`` is the last
+        ``info["is_success"]`` (``success_reported``: whether the env gave that key),
+        ``frames`` holds ``env.render()`` before each step when ``render`` is set.
     """
     obs, _ = env.reset(seed=seed)
     observations, frames, total, info, steps = [np.asarray(obs)], [], 0.0, {}, 0
@@ -40,4 +41,5 @@ def run_episode(
         "success": bool(info.get("is_success", False)),
         "steps": steps,
         "frames": frames,
+        "success_reported": "is_success" in info,
     }

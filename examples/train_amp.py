@@ -7,7 +7,8 @@
     tensorboard --logdir runs
 
 Writes TensorBoard events and checkpoints to ``--out``; at the end a GIF of the humanoid
-policy (``policy.gif``) or the maze picture with learned trajectories (``maze_policy.png``).
+policy (``policy.gif``) or, for the maze, the picture with learned trajectories
+(``maze_policy.png``) and the discriminator's style-reward heat map (``disc_heatmap.png``).
 """
 
 from __future__ import annotations
@@ -148,13 +149,11 @@ def evaluate_maze(runner: Runner, episodes: int, picture: Path | None) -> dict:
     results = [play_episode(runner.ppo, env, seed=10_000 + i) for i in range(episodes)]
     env.close()
     if picture is not None:
-        from imitenvs.data.demos import load_default_demos
         from imitenvs.viz import plot_maze
 
-        demos = [s for s, _ in load_default_demos("maze").episodes()][:10]
         plot_maze(
             picture,
-            demos=demos,
+            demos=maze_demos()[:10],
             policy=[r["observations"] for r in results],
             title=f"AMP, {runner.global_step} env steps",
         )
@@ -162,6 +161,41 @@ def evaluate_maze(runner: Runner, episodes: int, picture: Path | None) -> dict:
         "success_rate": float(np.mean([r["success"] for r in results])),
         "mean_length": float(np.mean([len(r["observations"]) - 1 for r in results])),
     }
+
+
+def maze_demos() -> list[np.ndarray]:
+    """The shipped maze demonstrations (the AMP demos), one ``(T, 2)`` array per episode."""
+    from imitenvs.data.demos import load_default_demos
+
+    return [s for s, _ in load_default_demos("maze").episodes()]
+
+
+def save_disc_heatmap(
+    runner: Runner, path: Path, direction: tuple[float, float] | None = None
+) -> Path:
+    """Heat map of the trained discriminator's style reward over maze transitions.
+
+    Each cell centre ``s`` is scored at ``s' = s + h u``, ``h`` the median step of the demos,
+    ``u`` = ``direction`` or the mean over 8 directions. The discriminator sees ``[s, s']``
+    as in training (the maze observation is the position only, so no other field is set).
+    """
+    from imitenvs.agents.evaluation import transition_style_reward
+    from imitenvs.viz import maze_heatmap
+
+    demos = maze_demos()
+    steps = np.concatenate([np.linalg.norm(np.diff(d, axis=0), axis=1) for d in demos])
+    step = float(np.median(steps))
+    how = "mean of 8 directions" if direction is None else f"direction {tuple(direction)}"
+    return maze_heatmap(
+        transition_style_reward(runner.amp.disc, runner.amp_cfg),
+        path,
+        step=step,
+        direction=direction,
+        demos=demos[:10],
+        label="style reward",
+        title=f"AMP style reward of (s, s + {step:.1f} u), s = (x, y)\n"
+        f"{how}, {runner.global_step} env steps",
+    )
 
 
 def humanoid_gif(runner: Runner, path: Path) -> dict:
@@ -195,6 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
     if family_of(args.env) == "maze":
         picture = None if args.no_video else out / "maze_policy.png"
         summary["eval"] = evaluate_maze(runner, args.eval_episodes, picture)
+        if not args.no_video:
+            summary["eval"]["heatmap"] = str(save_disc_heatmap(runner, out / "disc_heatmap.png"))
     elif not args.no_video:
         summary["eval"] = humanoid_gif(runner, out / "policy.gif")
     runner.close()

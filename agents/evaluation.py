@@ -1,0 +1,394 @@
+"""Evaluating trained policies: episode statistics, the DTW pose error of humanoid policies, and
+an AMP discriminator read as a transition score (for :func:`imitenvs.viz.maze_heatmap`).
+
+**DTW pose error.** NEAR (``near_continuous.py`` ``compute_performance_metrics``) rolls out the
+mean policy, takes the body positions relative to the root in every frame, and compares that
+sequence with each demonstration clip using tslearn's ``dtw`` divided by the number of bodies.
+tslearn's DTW is ``sqrt(sum over the optimal path of ||x_i - y_j||^2)``: the path minimises the
+sum of *squared* Euclidean distances and the square root is taken at the end.
+:func:`dtw_distance` computes this (``squared=True``, the default), or classic DTW with the
+Euclidean local cost (``squared=False``), either one optionally divided by the path length.
+
+:func:`humanoid_pose_error` reports two numbers per episode, each the minimum over the clips of
+the env's motion library:
+
+- ``dtw_pose_error``: NEAR's definition, ``dtw_distance(x, y) / K`` (not normalised by the path
+  length, so that it can be compared with NEAR's logged ``mean_dtw_pose_error``). It grows with
+  the episode length, about as ``sqrt(T)``, so a policy that falls early can score lower
+  than one that keeps going.
+- ``dtw_pose_rmse``: ``dtw_distance(x, y, normalize=True) / sqrt(K)``. This is the root mean
+  square distance per body, in metres, between frames matched by the optimal alignment. It does
+  not depend on the episode length, so it is the number to compare policies with.
+
+Where this follows NEAR and where it differs:
+
+- *Features* (:func:`pose_features`): the K key bodies of the AMP observation (right hand,
+  left hand, right foot, left foot), relative to the root and rotated into the root's heading
+  frame (yaw only). These are exactly ``obs[93:105]`` of the humanoid observation, so the
+  frame an episode ends on, which is reset inside ``step``, is still measured from
+  ``final_obs``. NEAR uses all 15 bodies in world axes. The heading frame makes the error
+  independent of the direction the character walks in.
+- *Reference*: each clip is sampled at the control rate (``env.dt``), starting at time 0.
+  Looping clips (``loop_mode="wrap"``) are played for as many frames as the episode has: the
+  shipped walk cycle lasts 1 s, so played once it could not be aligned with a 10 s walk.
+  Clamped clips are played once, as in NEAR.
+- *Over clips*: the minimum over clips, not NEAR's mean. AMP does not tie an episode to a clip,
+  so the clip the policy resembles most is the one it imitates. Averaging would penalise a
+  policy for not performing every clip of a multi-clip dataset at once. With one clip, as in
+  ``walk.yaml``, the two are the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from imitenvs.agents.amp import AMPConfig, Discriminator, style_reward
+from imitenvs.agents.episode import run_episode
+from imitenvs.agents.ppo import PPO, PPOConfig
+from imitenvs.agents.runner import RunConfig
+from imitenvs.envs.humanoid.obs import AMP_OBS_SLICES, heading_cos_sin, to_heading_frame
+from imitenvs.motion import MotionState
+
+PolicyFn = Callable[[np.ndarray], np.ndarray]
+"""One observation ``(O,)`` -> one action ``(A,)`` (numpy)."""
+KEY_POS = AMP_OBS_SLICES["key_pos"]
+"""Where the key-body features sit in a humanoid observation (``obs[93:105]``)."""
+_DTW_MAX_BLOCK = 4_000_000  # floats per block of the pairwise-distance computation
+
+
+# ----------------------------------------------------------------------------------- DTW
+def _as_sequence(x: Any, name: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or len(arr) == 0:
+        raise ValueError(f"{name} must be a non-empty (T, D) sequence, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(T, U)`` squared Euclidean distances, computed in blocks of rows of ``a``."""
+    out = np.empty((len(a), len(b)))
+    rows = max(1, _DTW_MAX_BLOCK // (len(b) * a.shape[1]))
+    for start in range(0, len(a), rows):
+        diff = a[start : start + rows, None, :] - b[None, :, :]
+        out[start : start + rows] = np.einsum("tud,tud->tu", diff, diff)
+    return out
+
+
+def dtw_cost(local: np.ndarray) -> tuple[float, int]:
+    """Classic DTW over a local cost matrix ``local (T, U)`` (steps: diagonal, down, right).
+
+    ``C(0, 0) = 0``, ``C(i, j) = local(i, j) + min(C(i-1, j-1), C(i-1, j), C(i, j-1))``. The DP
+    runs one anti-diagonal at a time, with each diagonal vectorised.
+
+    Returns:
+        the summed local cost along the optimal path from ``(0, 0)`` to ``(T-1, U-1)``, and
+        that path's length in cells (ties prefer the diagonal step).
+    """
+    t, u = local.shape
+    acc = np.full((t + 1, u + 1), np.inf)
+    acc[0, 0] = 0.0
+    steps = np.zeros((t + 1, u + 1), dtype=np.int64)
+    for k in range(2, t + u + 1):  # cells (i, j), 1-based, with i + j = k
+        i = np.arange(max(1, k - u), min(t, k - 1) + 1)
+        j = k - i
+        candidates = np.stack([acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]])
+        lengths = np.stack([steps[i - 1, j - 1], steps[i - 1, j], steps[i, j - 1]])
+        best = np.argmin(candidates, axis=0)
+        cols = np.arange(len(i))
+        acc[i, j] = local[i - 1, j - 1] + candidates[best, cols]
+        steps[i, j] = lengths[best, cols] + 1
+    return float(acc[t, u]), int(steps[t, u])
+
+
+def dtw_distance(a: Any, b: Any, *, squared: bool = True, normalize: bool = False) -> float:
+    """Dynamic time warping distance between sequences ``a (T, D)`` and ``b (U, D)``.
+
+    ``(T,)`` inputs are read as ``(T, 1)``. The result is symmetric in ``a`` and ``b``.
+
+    Args:
+        squared: tslearn's (and NEAR's) definition: the path minimises the summed *squared*
+            Euclidean distances and the result is the square root of that sum. ``False`` gives
+            classic DTW with the Euclidean local cost: the path's summed distances.
+        normalize: divide the summed cost by the optimal path's length (before the square
+            root when ``squared``). The result is then the root mean square (or mean) distance
+            between matched frames, which does not grow with the sequence lengths.
+
+    Raises:
+        ValueError: empty, non-finite or mismatched inputs.
+    """
+    a, b = _as_sequence(a, "a"), _as_sequence(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b need the same feature size, got {a.shape[1]} and {b.shape[1]}")
+    local = _squared_distances(a, b)
+    if not squared:
+        local = np.sqrt(local)
+    total, length = dtw_cost(local)
+    if normalize:
+        total /= length
+    return math.sqrt(total) if squared else total
+
+
+# ------------------------------------------------------------------------- pose features
+def pose_features(state: MotionState) -> np.ndarray:
+    """``(T, K*3)`` float64 key-body positions relative to the root, in the root's heading frame.
+
+    ``state`` is a batch of ``T`` simulated or reference states (numpy or torch; quaternions
+    xyzw) with key bodies ``key_pos (T, K, 3)`` in the world. The result equals the humanoid
+    observation's ``obs[93:105]`` (:data:`KEY_POS`) of the same states.
+    """
+    root_pos = torch.as_tensor(np.asarray(_numpy(state.root_pos)), dtype=torch.float64)
+    root_rot = torch.as_tensor(np.asarray(_numpy(state.root_rot)), dtype=torch.float64)
+    key_pos = torch.as_tensor(np.asarray(_numpy(state.key_pos)), dtype=torch.float64)
+    cos_h, sin_h = heading_cos_sin(root_rot)
+    local = to_heading_frame(key_pos - root_pos[:, None, :], cos_h, sin_h)
+    return local.flatten(1).numpy()
+
+
+def _numpy(x: Any) -> Any:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+
+
+def reference_features(batch: Any, clip: int, num_frames: int) -> np.ndarray:
+    """Pose features of clip ``clip`` of a humanoid env's motion library, at the control rate.
+
+    Args:
+        batch: the batched humanoid env (``gymnasium.make(id).unwrapped.batch``).
+        clip: clip index in ``batch.motion``.
+        num_frames: frames of the episode it is compared with. Looping clips are played for
+            this many frames; clamped clips are played once (``floor(length / dt) + 1``
+            frames).
+
+    Returns:
+        ``(U, K*3)`` features of ``batch.reference_state`` at times ``0, dt, 2 dt, ...``.
+    """
+    if bool(batch.clip_loops[clip]):
+        count = num_frames
+    else:
+        count = math.floor(float(batch.motion.clip_lengths[clip]) / batch.dt + 1e-6) + 1
+    times = torch.arange(count, device=batch.device, dtype=torch.float32) * batch.dt
+    ids = torch.full((count,), clip, device=batch.device, dtype=torch.int64)
+    return pose_features(batch.reference_state(ids, times))
+
+
+# -------------------------------------------------------------------------- rollouts
+def random_policy(action_space: gymnasium.spaces.Box, seed: int) -> PolicyFn:
+    """A baseline: actions drawn uniformly from the (bounded) ``action_space``, seeded."""
+    low = np.asarray(action_space.low, dtype=np.float64)
+    high = np.asarray(action_space.high, dtype=np.float64)
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise ValueError(f"random_policy needs a bounded action space, got {action_space}")
+    rng = np.random.default_rng(seed)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return rng.uniform(low, high).astype(action_space.dtype)
+
+    return act
+
+
+def ppo_policy(ppo: PPO, action_space: gymnasium.spaces.Box | None = None) -> PolicyFn:
+    """The deterministic (mean) policy of ``ppo``. When ``action_space`` is bounded and not
+    ``[-1, 1]``, the policy's ``[-1, 1]`` is mapped onto it linearly, as the runner's
+    :class:`~imitenvs.agents.vec.VecAdapter` does in training."""
+    low = high = None
+    if action_space is not None:
+        lo = np.asarray(action_space.low, dtype=np.float64)
+        hi = np.asarray(action_space.high, dtype=np.float64)
+        if np.all(np.isfinite(lo) & np.isfinite(hi)) and not (np.all(lo == -1) and np.all(hi == 1)):
+            low, high = lo, hi
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=ppo.device)[None]
+        a = ppo.act_deterministic(x)[0].cpu().numpy()
+        return a if low is None else low + (a + 1.0) * 0.5 * (high - low)
+
+    return act
+
+
+def run_episodes(
+    policy_fn: PolicyFn,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    env_kwargs: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """``episodes`` episodes of ``policy_fn`` on a single ``env_id`` env, reset with seeds
+    ``seed, seed + 1, ...``; each result as :func:`imitenvs.agents.episode.run_episode`."""
+    if not isinstance(episodes, int) or episodes <= 0:
+        raise ValueError(f"episodes must be an integer > 0, got {episodes!r}")
+    env = gymnasium.make(env_id, **(env_kwargs or {}))
+    try:
+        bar = tqdm(range(episodes), disable=not progress, unit="ep", desc=env_id, leave=False)
+        return [run_episode(env, policy_fn, seed=seed + i) for i in bar]
+    finally:
+        env.close()
+
+
+def mean_std(values: Any) -> dict[str, float]:
+    """``{"mean", "std"}`` (population std) of a non-empty sequence of numbers."""
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "std": float(arr.std())}
+
+
+def episode_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return and length (mean/std) of episodes, and the success rate when the env reports
+    ``info["is_success"]`` (else ``None``)."""
+    reported = all(r.get("success_reported", False) for r in results)
+    return {
+        "episodes": len(results),
+        "return": mean_std([r["return"] for r in results]),
+        "episode_length": mean_std([r["steps"] for r in results]),
+        "success_rate": float(np.mean([r["success"] for r in results])) if reported else None,
+    }
+
+
+def humanoid_pose_error(
+    policy_fn: PolicyFn,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    env_kwargs: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """DTW pose error of ``policy_fn`` against the clips of a humanoid env's motion library.
+
+    The policy runs on a single-world env (one episode per seed ``seed + i``). The features of
+    each episode are ``obs[93:105]`` of its ``T + 1`` observations (reset and after every step).
+    See the module docstring for the two error definitions, the reference sampling and the
+    minimum over clips.
+
+    Returns:
+        :func:`episode_summary` plus ``dtw_pose_error`` and ``dtw_pose_rmse`` (``{"mean",
+        "std"}`` over episodes), per-episode ``lengths``, and ``best_clips`` (the clip
+        name each episode matched best, by the RMSE).
+    """
+    probe = gymnasium.make(env_id, **(env_kwargs or {}))  # its motion library: the references
+    batch = getattr(probe.unwrapped, "batch", None)
+    if batch is None or not hasattr(batch, "reference_state"):
+        probe.close()
+        raise ValueError(f"{env_id!r} is not a humanoid env with a motion library")
+    num_bodies = len(batch.motion.key_body_names)
+    errors, rmses, best = [], [], []
+    try:
+        results = run_episodes(policy_fn, env_id, episodes, seed, env_kwargs, progress)
+        for result in results:
+            feats = result["observations"][:, KEY_POS].astype(np.float64)
+            per_clip = []
+            for clip in range(batch.motion.num_clips):
+                ref = reference_features(batch, clip, len(feats))
+                per_clip.append(
+                    (
+                        dtw_distance(feats, ref) / num_bodies,
+                        dtw_distance(feats, ref, normalize=True) / math.sqrt(num_bodies),
+                    )
+                )
+            errors.append(min(e for e, _ in per_clip))
+            rmse = [r for _, r in per_clip]
+            rmses.append(min(rmse))
+            best.append(batch.motion.clip_names[int(np.argmin(rmse))])
+    finally:
+        probe.close()
+    return {
+        **episode_summary(results),
+        "dtw_pose_error": mean_std(errors),
+        "dtw_pose_rmse": mean_std(rmses),
+        "lengths": [r["steps"] for r in results],
+        "best_clips": best,
+    }
+
+
+# ------------------------------------------------------------------------- checkpoints
+def load_checkpoint(checkpoint: str | Path, device: str = "cpu") -> dict[str, Any]:
+    """The dict :meth:`imitenvs.agents.runner.Runner.save` wrote (tensors on ``device``)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    state = torch.load(path, map_location=device, weights_only=False)
+    missing = [k for k in ("run", "ppo_cfg", "ppo") if k not in state]
+    if missing:
+        raise ValueError(f"{path} is not a runner checkpoint: missing {missing}")
+    return state
+
+
+def _config(cls: type, values: dict[str, Any]) -> Any:
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def load_policy(checkpoint: str | Path, device: str = "cpu") -> tuple[PPO, RunConfig]:
+    """Rebuild the PPO actor-critic of a runner checkpoint without building the training env.
+
+    The observation and action sizes are read from the saved weights. The returned
+    ``RunConfig`` has ``progress=False``; its ``log_dir`` is ``None`` when the run had none.
+    """
+    state = load_checkpoint(checkpoint, device)
+    model = state["ppo"]["model"]
+    obs_dim, act_dim = int(model["actor.0.weight"].shape[1]), int(model["log_std"].shape[0])
+    cfg = _config(PPOConfig, state["ppo_cfg"])
+    ppo = PPO(obs_dim, act_dim, cfg, torch.device(device), torch.Generator(device=device))
+    ppo.load_state_dict(state["ppo"])
+    run = dict(state["run"])
+    if run.get("log_dir") in (None, "None"):
+        run["log_dir"] = None
+    run["progress"], run["device"] = False, device
+    return ppo, _config(RunConfig, run)
+
+
+def load_discriminator(
+    checkpoint: str | Path, device: str = "cpu"
+) -> tuple[Discriminator, AMPConfig]:
+    """The trained AMP discriminator of a runner checkpoint and its config."""
+    state = load_checkpoint(checkpoint, device)
+    if state.get("amp") is None:
+        raise ValueError(f"{checkpoint} was trained without AMP; it holds no discriminator")
+    cfg = _config(AMPConfig, state["amp_cfg"])
+    weights = state["amp"]["disc"]
+    in_dim = int(weights["trunk.0.weight"].shape[1])
+    amp_dim = in_dim * 2 // 3 if cfg.delta_features else in_dim
+    disc = Discriminator(amp_dim, cfg).to(device)
+    disc.load_state_dict(weights)
+    disc.eval()
+    return disc, cfg
+
+
+# ---------------------------------------------------------------- discriminator as a map
+def transition_style_reward(
+    disc: Discriminator, cfg: AMPConfig, *, newest_first: bool = False
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The AMP style reward of transitions ``(s, s')`` as ``f(s (M, O), s' (M, O)) -> (M,)``.
+
+    The discriminator's input is built as the runner builds it: the two observations side by
+    side, ``[s, s']`` for :class:`~imitenvs.wrappers.paired_obs.PairedObservation` (maze, PushT:
+    ``[s_{t-1}, s_t]``) or ``[s', s]`` with ``newest_first`` (the humanoid's
+    ``[s_t, s_{t-1}]``). The discriminator adds its own delta features and normalisation. The
+    reward is :func:`imitenvs.agents.amp.style_reward` with ``cfg.reward_scale`` and
+    ``cfg.loss``. For the maze, whose observation is the agent position ``(x, y)`` and
+    nothing else, this is a :data:`imitenvs.viz.TransitionScore` for
+    :func:`imitenvs.viz.maze_heatmap`.
+    """
+    device = next(disc.parameters()).device
+
+    def score(s: np.ndarray, s_next: np.ndarray) -> np.ndarray:
+        s, s_next = np.asarray(s, dtype=np.float32), np.asarray(s_next, dtype=np.float32)
+        if s.shape != s_next.shape or s.ndim != 2:
+            raise ValueError(f"s and s' must both be (M, O), got {s.shape} and {s_next.shape}")
+        pair = np.concatenate([s_next, s] if newest_first else [s, s_next], axis=1)
+        with torch.no_grad():
+            logits = disc(torch.as_tensor(pair, device=device))
+            reward = style_reward(logits, cfg.reward_scale, cfg.loss)
+        return reward.cpu().numpy().astype(np.float64)
+
+    return score
