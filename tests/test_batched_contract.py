@@ -1,8 +1,10 @@
 """The batched-env contract (imitenvs.core.batched), the CPU backend and the SB3 adapter,
-exercised on a small batched pendulum task written against the backend protocol."""
+exercised on a small batched pendulum task written against the backend protocol (the contract
+tests also run it on MuJoCo Warp's CPU device)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import gymnasium
@@ -30,12 +32,25 @@ PENDULUM = """
 """
 
 
+BACKENDS = [
+    "cpu",
+    pytest.param(
+        "warp",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed"
+        ),
+    ),
+]
+
+
 class BatchedPendulum(BatchedEnv):
     """Test task: hold a pole upright. Terminates when |angle| > 1 rad; 20-step limit."""
 
     metadata = {**BatchedEnv.metadata, "render_modes": ["rgb_array"]}
 
-    def __init__(self, num_envs: int = 4, render_mode: str | None = None) -> None:
+    def __init__(
+        self, num_envs: int = 4, render_mode: str | None = None, backend: str = "cpu"
+    ) -> None:
         box = gymnasium.spaces.Box
         super().__init__(
             num_envs,
@@ -45,7 +60,8 @@ class BatchedPendulum(BatchedEnv):
         )
         self.render_mode = render_mode
         self.model = mujoco.MjModel.from_xml_string(PENDULUM)
-        self.physics = make_backend("cpu", self.model, num_envs, nthread=1)
+        options = {"nthread": 1} if backend == "cpu" else {"device": "cpu"}
+        self.physics = make_backend(backend, self.model, num_envs, **options)
 
     def _reset_worlds(self, ids: torch.Tensor) -> None:
         qpos = 0.2 * (torch.rand(len(ids), 1, generator=self.generator, dtype=torch.float64) - 0.5)
@@ -70,8 +86,9 @@ class BatchedPendulum(BatchedEnv):
         return frame
 
 
-def test_reset_and_step_shapes() -> None:
-    env = BatchedPendulum(4)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reset_and_step_shapes(backend: str) -> None:
+    env = BatchedPendulum(4, backend=backend)
     obs, info = env.reset(seed=0)
     assert obs.shape == (4, 2) and obs.dtype == np.float32
     obs, reward, terminated, _truncated, info = env.step(np.zeros((4, 1), np.float32))
@@ -82,8 +99,9 @@ def test_reset_and_step_shapes() -> None:
     assert env.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.SAME_STEP
 
 
-def test_same_step_autoreset_and_time_limit() -> None:
-    env = BatchedPendulum(3)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_step_autoreset_and_time_limit(backend: str) -> None:
+    env = BatchedPendulum(3, backend=backend)
     env.reset(seed=1)
     for t in range(20):
         obs, _, terminated, truncated, info = env.step(np.zeros((3, 1), np.float32))
@@ -97,8 +115,9 @@ def test_same_step_autoreset_and_time_limit() -> None:
     assert (env.episode_steps == 0).all()
 
 
-def test_termination_resets_only_that_world() -> None:
-    env = BatchedPendulum(2)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_termination_resets_only_that_world(backend: str) -> None:
+    env = BatchedPendulum(2, backend=backend)
     env.reset(seed=2)
     env.physics.set_state(
         torch.tensor([1]), torch.tensor([[2.0]], dtype=torch.float64), torch.zeros(1, 1)
@@ -110,11 +129,12 @@ def test_termination_resets_only_that_world() -> None:
     assert env.episode_steps.tolist() == [1, 0]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_diverged_world_is_reset_and_flagged_others_untouched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     monkeypatch.chdir(tmp_path)  # MuJoCo logs the warning to ./MUJOCO_LOG.TXT
-    env = BatchedPendulum(3)
+    env = BatchedPendulum(3, backend=backend)
     env.reset(seed=3)
     before = env.physics.qpos.clone()
     env.physics.qvel[2, 0] = float("nan")
@@ -151,8 +171,9 @@ def test_seeded_runs_reproduce() -> None:
     assert not np.array_equal(run(7), run(8))
 
 
-def test_partial_reset_mask() -> None:
-    env = BatchedPendulum(3)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_partial_reset_mask(backend: str) -> None:
+    env = BatchedPendulum(3, backend=backend)
     env.reset(seed=0)
     env.step(np.ones((3, 1), np.float32))
     env.reset(options={"reset_mask": np.array([True, False, False])})

@@ -3,6 +3,7 @@ state-init modes, falls, AMP pairs and demos, task and tracking rewards."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -30,6 +31,17 @@ from imitenvs.motion.quat import (
 )
 
 TIGHT = 2e-5  # float32 round-off of the same state observed twice
+# Physics backends the cheap task tests run on (MuJoCo Warp on its CPU device; tests/
+# test_warp_backend.py covers it in depth).
+BACKENDS = [
+    "cpu",
+    pytest.param(
+        "warp",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed"
+        ),
+    ),
+]
 
 
 @pytest.fixture(params=["generated", "amp_walk", "amp_run"])
@@ -209,9 +221,10 @@ def test_state_init_modes() -> None:
     assert abs(uniform.reset(seed=0)[0][:, 105].mean() - 0.5) < 0.05
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cls", [HumanoidAMPEnv, HumanoidImitateEnv])
-def test_fall_terminates_from_the_second_step(cls: type) -> None:
-    env = cls(2, state_init="Default")
+def test_fall_terminates_from_the_second_step(cls: type, backend: str) -> None:
+    env = cls(2, state_init="Default", backend=backend)
     env.reset(seed=0)
     qpos = env.physics.qpos.clone()
     qpos[1, 2] = 0.1  # lying on its back: pelvis low, torso and head on the floor
@@ -226,16 +239,17 @@ def test_fall_terminates_from_the_second_step(cls: type) -> None:
     assert terminated.tolist() == [False, True] and not truncated.any()
     if cls is HumanoidImitateEnv:  # DeepMimic: no reward on the step of a fall
         assert reward[1] == 0.0 and all(v[1] == 0.0 for v in info["reward_terms"].values())
-    never = cls(1, state_init="Default", enable_early_termination=False)
+    never = cls(1, state_init="Default", enable_early_termination=False, backend=backend)
     never.reset(seed=0)
     never.physics.set_state(torch.tensor([0]), qpos[1:], torch.zeros(1, env.model.nv))
     for _ in range(3):
         assert not never.step(hold[None])[2].any()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cls", [HumanoidAMPEnv, HumanoidNEAREnv, HumanoidImitateEnv])
-def test_reward_terms_sum_to_the_reward(cls: type) -> None:
-    env = cls(8)
+def test_reward_terms_sum_to_the_reward(cls: type, backend: str) -> None:
+    env = cls(8, backend=backend)
     env.reset(seed=2)
     rng = np.random.default_rng(2)
     for _ in range(15):

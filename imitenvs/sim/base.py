@@ -2,9 +2,19 @@
 
 A backend holds ``N`` worlds of one MuJoCo model. Everything it exposes is a torch tensor on
 ``backend.device`` with the world axis first, so task code (observations, rewards, resets) is
-written once and runs on every backend. The CPU backend's tensors are zero-copy views of
-MuJoCo's own buffers; they change in place after :meth:`PhysicsBackend.step` and
-:meth:`PhysicsBackend.set_state`.
+written once and runs on every backend. The tensors are zero-copy views of the simulator's own
+buffers; they change in place after :meth:`PhysicsBackend.step` and
+:meth:`PhysicsBackend.set_state` (copy what must outlive a step).
+
+==========  ======================  =======  ===============================================
+backend     class                   dtype    devices
+==========  ======================  =======  ===============================================
+``"cpu"``   ``MujocoCpuBackend``    float64  ``cpu``: ``mujoco.batch``, C threads
+``"warp"``  ``MujocoWarpBackend``   float32  ``cuda``, ``cuda:<i>``; ``cpu`` (warp's CPU
+                                             device, for tests)
+==========  ======================  =======  ===============================================
+
+Task code must follow the tensors' dtype and device (``x.to(backend.qpos)``), never assume one.
 
 Quaternions follow MuJoCo: ``xquat`` is **wxyz**. Task code converts at this boundary.
 
@@ -35,7 +45,7 @@ import torch
 
 from imitenvs.core.checks import check_choice
 
-BACKENDS = ("cpu",)
+BACKENDS = ("cpu", "warp")
 
 
 @runtime_checkable
@@ -74,13 +84,38 @@ def make_backend(
     *,
     nthread: int = 0,
     outputs: Sequence[str] = (),
+    device: str | torch.device | None = None,
 ) -> PhysicsBackend:
     """Build backend ``name`` (one of :data:`BACKENDS`) for ``num_worlds`` worlds of ``model``.
 
     Args:
+        nthread: C threads of the ``"cpu"`` backend (0: every CPU); must stay 0 for ``"warp"``.
         outputs: extra MjData output fields to expose as ``(N, ...)`` tensor attributes.
+        device: where the physics runs. ``"cpu"`` backend: only ``"cpu"``; ``"warp"``:
+            ``"cuda"``, ``"cuda:<i>"`` or ``"cpu"``. None: the backend's default (``"cpu"`` /
+            ``"cuda"``).
+
+    Raises:
+        ValueError: an unknown backend, or an option the backend does not have.
+        ImportError: ``"warp"`` without MuJoCo Warp installed.
+        RuntimeError: ``"warp"`` on a CUDA device that this machine does not have.
     """
     check_choice("backend", name, BACKENDS)
+    if name == "warp":
+        if nthread:
+            raise ValueError(
+                f"nthread={nthread!r} sets the cpu backend's threads; the warp backend has none"
+            )
+        from imitenvs.sim.mujoco_warp import MujocoWarpBackend
+
+        return MujocoWarpBackend(
+            model, num_worlds, device="cuda" if device is None else device, outputs=outputs
+        )
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(
+            f"the cpu backend runs on device='cpu', got device={str(device)!r}; use "
+            "backend='warp' to simulate on a GPU"
+        )
     from imitenvs.sim.mujoco_cpu import MujocoCpuBackend
 
     return MujocoCpuBackend(model, num_worlds, nthread=nthread, outputs=outputs)

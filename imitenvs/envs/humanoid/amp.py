@@ -28,10 +28,11 @@ class HumanoidAMPEnv(HumanoidEnv):
 
     The AMP humanoid of IsaacGymEnvs (``HumanoidAMP``): 15 bodies, 28 hinges driven by PD
     position actuators, learning a motion style from clips with an adversarial motion prior.
-    ``N`` worlds run natively batched on MuJoCo (``mujoco.batch``; every physics substep of
-    every world in C threads). ``gymnasium.make(id)`` gives a single env,
-    ``gymnasium.make(id, num_envs=N)`` and ``gymnasium.make_vec(id, num_envs=N)`` the batch
-    (SAME_STEP autoreset, ``info["final_obs"]``; see :mod:`imitenvs.core.batched`).
+    ``N`` worlds run natively batched on MuJoCo (``mujoco.batch``: every physics substep of
+    every world in C threads; or MuJoCo Warp on a GPU, see ``backend``).
+    ``gymnasium.make(id)`` gives a single env, ``gymnasium.make(id, num_envs=N)`` and
+    ``gymnasium.make_vec(id, num_envs=N)`` the batch (SAME_STEP autoreset,
+    ``info["final_obs"]``; see :mod:`imitenvs.core.batched`).
 
     ## Action Space
 
@@ -93,8 +94,11 @@ class HumanoidAMPEnv(HumanoidEnv):
 
     ## Arguments
 
-    ``num_envs``, ``device``, ``render_mode`` (``"rgb_array"``), ``nthread`` (physics threads,
-    0 = all CPUs) and the fields of :class:`imitenvs.envs.humanoid.config.AmpConfig`:
+    ``num_envs``, ``device``, ``backend`` (``"auto"``: MuJoCo Warp when ``device`` is CUDA,
+    else ``"cpu"``; ``"cpu"``: ``mujoco.batch``, float64; ``"warp"``: MuJoCo Warp on
+    ``device``, float32, see ``docs/backends.md``), ``render_mode`` (``"rgb_array"``),
+    ``nthread`` (physics threads of the cpu backend, 0 = all CPUs) and the fields of
+    :class:`imitenvs.envs.humanoid.config.AmpConfig`:
     ``motion_file`` (default ``run.yaml``), ``state_init`` (``Random``), ``hybrid_init_prob``
     (0.5), ``enable_early_termination`` (True), ``termination_height`` (0.5),
     ``ground_contact_margin`` (0.01), ``max_episode_steps`` (300), ``task_reward``

@@ -28,6 +28,7 @@ from imitenvs.envs.humanoid.obs import CharacterObservation
 from imitenvs.motion import MotionState, load_humanoid
 from imitenvs.motion.quat import quat_conjugate
 from imitenvs.sim import make_backend
+from imitenvs.sim.base import BACKENDS
 
 CONTROL_HZ = 30
 MIN_PHYSICS_HZ = 120
@@ -61,8 +62,12 @@ class HumanoidEnv(BatchedEnv):
     Args:
         num_envs: number of worlds N.
         device: torch device of the task maths and outputs (``"cpu"``: numpy outputs).
+        backend: physics backend (:mod:`imitenvs.sim`): ``"auto"`` (``"warp"`` when ``device``
+            is CUDA, else ``"cpu"``), ``"cpu"`` (``mujoco.batch``, float64, on CPU threads
+            whatever ``device`` is) or ``"warp"`` (MuJoCo Warp on ``device``, float32; with
+            ``device="cpu"`` on warp's CPU device, for tests).
         render_mode: ``None`` or ``"rgb_array"`` (world 0, tracking camera).
-        nthread: physics threads (0: every CPU).
+        nthread: physics threads of the ``"cpu"`` backend (0: every CPU; unused by ``"warp"``).
         torch_threads: torch intra-op threads while the env runs (0: leave torch's setting).
             One by default: the task maths works on small tensors, and idle OpenMP workers
             spinning beside the physics threads slow the physics down (restored on return).
@@ -82,6 +87,7 @@ class HumanoidEnv(BatchedEnv):
         num_envs: int = 1,
         *,
         device: str | torch.device = "cpu",
+        backend: str = "auto",
         render_mode: str | None = None,
         nthread: int = 0,
         torch_threads: int = 1,
@@ -96,6 +102,7 @@ class HumanoidEnv(BatchedEnv):
             raise ValueError(f"torch_threads must be an integer >= 0, got {torch_threads!r}")
         self.torch_threads = torch_threads
         check_choice("render_mode", render_mode, (None, "rgb_array"))
+        check_choice("backend", backend, ("auto", *BACKENDS))
         self.config = self.config_cls.from_kwargs(kwargs)
         self.humanoid = load_humanoid()
         self.model = mujoco.MjModel.from_xml_path(str(self.humanoid.xml_path))
@@ -113,8 +120,15 @@ class HumanoidEnv(BatchedEnv):
         self.render_mode = render_mode
         self.substeps = self._substeps(self.model.opt.timestep)
         self.dt = self.substeps * float(self.model.opt.timestep)
+        if backend == "auto":
+            backend = "warp" if self.device.type == "cuda" else "cpu"
         self.physics = make_backend(
-            "cpu", self.model, num_envs, nthread=nthread, outputs=("geom_xpos", "geom_xmat")
+            backend,
+            self.model,
+            num_envs,
+            nthread=nthread if backend == "cpu" else 0,
+            outputs=("geom_xpos", "geom_xmat"),
+            device=self.device if backend == "warp" else "cpu",
         )
         self.motion, self.clip_loops = load_motion_library(
             self.config.motion_file, self.humanoid, self.device
@@ -143,11 +157,15 @@ class HumanoidEnv(BatchedEnv):
         return substeps
 
     def _build_tables(self) -> None:
-        """Index tables: key bodies, the fall test's bodies and geoms, the default pose."""
+        """Index tables: key bodies, the fall test's bodies and geoms (on the physics device,
+        in its dtype), the default pose."""
         model, spec = self.model, self.humanoid
-        self._key_bodies = torch.as_tensor(spec.key_body_ids + 1)  # MuJoCo ids (world = 0)
+        dev, dtype = self.physics.device, self.physics.qpos.dtype
+        self._key_bodies = torch.as_tensor(spec.key_body_ids + 1, device=dev)  # world = 0
         feet = set((spec.foot_body_ids + 1).tolist())
-        self._fall_bodies = torch.tensor([b for b in range(1, model.nbody) if b not in feet])
+        self._fall_bodies = torch.tensor(
+            [b for b in range(1, model.nbody) if b not in feet], device=dev
+        )
         geoms = [g for g in range(model.ngeom) if int(model.geom_bodyid[g]) not in feet | {0}]
         radius, half = [], []
         for g in geoms:
@@ -158,9 +176,9 @@ class HumanoidEnv(BatchedEnv):
             r, h = extent(model.geom_size[g])
             radius.append(r)
             half.append(h)
-        self._fall_geoms = torch.tensor(geoms)
-        self._geom_radius = torch.tensor(radius, dtype=torch.float64)
-        self._geom_half = torch.tensor(half, dtype=torch.float64)
+        self._fall_geoms = torch.tensor(geoms, device=dev)
+        self._geom_radius = torch.tensor(radius, dtype=dtype, device=dev)
+        self._geom_half = torch.tensor(half, dtype=dtype, device=dev)
         key = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_KEY, "stand")
         default = model.key_qpos[key] if key >= 0 else model.qpos0
         self._default_qpos = torch.as_tensor(np.array(default), dtype=torch.float32)
@@ -197,7 +215,7 @@ class HumanoidEnv(BatchedEnv):
             return
         start = self._sample_starts(len(ids))
         qpos, qvel = self._start_state(self.motion.get_state(start[0], start[1]), start[2])
-        self.physics.set_state(ids.cpu(), qpos, qvel)
+        self.physics.set_state(ids.to(self.physics.device), qpos, qvel)
         self._char_obs[ids] = self.character_obs(self.sim_state(ids))
         self._task_reset(ids, start)
 
@@ -225,15 +243,16 @@ class HumanoidEnv(BatchedEnv):
         return self.config.state_init != "Default"
 
     def sim_state(self, ids: torch.Tensor | None = None) -> MotionState:
-        """The simulated character of every world (or of worlds ``ids``), float32, xyzw."""
+        """The simulated character of every world (or of worlds ``ids``), float32, xyzw; copies,
+        never views of the physics buffers."""
         p = self.physics
         if ids is None:
             qpos, qvel, key = p.qpos, p.qvel, p.xpos[:, self._key_bodies]
         else:
-            rows = ids.cpu()
+            rows = ids.to(p.device)
             qpos, qvel, key = p.qpos[rows], p.qvel[rows], p.xpos[rows[:, None], self._key_bodies]
-        qpos = qpos.to(self.device, torch.float32)
-        qvel = qvel.to(self.device, torch.float32)
+        qpos = qpos.to(self.device, torch.float32, copy=True)
+        qvel = qvel.to(self.device, torch.float32, copy=True)
         root_rot = qpos[:, [4, 5, 6, 3]]  # MuJoCo wxyz -> xyzw
         return MotionState(
             root_pos=qpos[:, 0:3],
@@ -268,18 +287,20 @@ class HumanoidEnv(BatchedEnv):
         self, ref: MotionState, from_ref: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """MuJoCo ``qpos (k, 35)`` (root quaternion wxyz) and ``qvel (k, 34)`` (root angular
-        velocity in the body frame) of reference states, or of the default pose."""
+        velocity in the body frame) of reference states, or of the default pose; on the
+        physics device, in its dtype."""
         ref_qpos = torch.cat([ref.root_pos, ref.root_rot[:, [3, 0, 1, 2]], ref.dof_pos], dim=1)
         body_ang_vel = quat_rotate_fast(quat_conjugate(ref.root_rot), ref.root_ang_vel)
         ref_qvel = torch.cat([ref.root_vel, body_ang_vel, ref.dof_vel], dim=1)
         use = from_ref[:, None]
         qpos = torch.where(use, ref_qpos, self._default_qpos.to(ref_qpos))
         qvel = torch.where(use, ref_qvel, torch.zeros_like(ref_qvel))
-        return qpos.cpu().double(), qvel.cpu().double()
+        return qpos.to(self.physics.qpos), qvel.to(self.physics.qvel)
 
     def _fallen(self) -> torch.Tensor:
         """``(N,)`` IsaacGymEnvs fall test: a non-foot geom touches the ground and a non-foot
-        body origin is below ``termination_height``, from the second control step on."""
+        body origin is below ``termination_height``, from the second control step on. Runs
+        on the physics tensors' device and dtype (float64 on CPU, float32 on MuJoCo Warp)."""
         p, cfg = self.physics, self.config
         geom_z = p.geom_xpos[:, self._fall_geoms, 2]
         axes_z = p.geom_xmat[:, self._fall_geoms, 6:9].abs()  # rows R[2, :]
@@ -302,8 +323,8 @@ class HumanoidEnv(BatchedEnv):
                 self.model, data, width=width, height=height, camera_name="track"
             )
         data = self._renderer.data
-        data.qpos[:] = self.physics.qpos[world].numpy()
-        data.qvel[:] = self.physics.qvel[world].numpy()
+        data.qpos[:] = self.physics.qpos[world].cpu().numpy()
+        data.qvel[:] = self.physics.qvel[world].cpu().numpy()
         mujoco.mj_forward(self.model, data)
         return self._renderer.render("rgb_array")
 

@@ -126,7 +126,8 @@ class HumanoidImitateEnv(HumanoidEnv):
 
     ## Arguments
 
-    ``num_envs``, ``device``, ``render_mode``, ``nthread`` and the fields of
+    ``num_envs``, ``device``, ``backend`` (``"auto"``, ``"cpu"`` or ``"warp"``: the physics
+    backend, as ``HumanoidAMP-v0``), ``render_mode``, ``nthread`` and the fields of
     :class:`imitenvs.envs.humanoid.config.ImitateConfig` (``motion_file`` default
     ``walk.yaml``, the shared options of ``HumanoidAMP-v0``, the ten weights and scales).
 
@@ -179,7 +180,7 @@ class HumanoidImitateEnv(HumanoidEnv):
 
     def _sim_com(self, ids: torch.Tensor | None = None) -> torch.Tensor:
         com = self.physics.subtree_com[:, 1] if ids is None else self.physics.subtree_com[ids, 1]
-        return com.to(self.device, torch.float32)
+        return com.to(self.device, torch.float32, copy=True)  # kept beyond the step: no view
 
     def _task_step(self, state: MotionState, fallen: torch.Tensor) -> WorldStep:
         self._time += self.dt
