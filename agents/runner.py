@@ -1,4 +1,7 @@
-"""The on-policy runner: rollouts, PPO (+ AMP) updates, TensorBoard, checkpoints, progress bar.
+"""The on-policy runner: rollouts, PPO (+ AMP or NEAR) updates, TensorBoard, checkpoints, tqdm.
+
+AMP and NEAR plug in as a *style module* (:class:`StyleModule`): both read the paired
+observations ``amp_obs`` of the rollout, fill ``storage.rewards`` and keep their own state.
 
 Exact resume: every ``save_every`` iterations the runner starts a new *segment*: it resets the
 envs with a seed derived from ``(seed, iteration)`` and rebuilds the demo sampler with it.
@@ -14,7 +17,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -22,6 +25,7 @@ from tqdm import tqdm
 
 from imitenvs.agents import episode
 from imitenvs.agents.amp import AMP, AMPConfig
+from imitenvs.agents.near import NEAR, EnergyModel, NEARConfig
 from imitenvs.agents.ppo import PPO, PPOConfig, require
 from imitenvs.agents.storage import RolloutStorage
 from imitenvs.agents.vec import VecAdapter, VecStep, demo_source, make_env
@@ -62,16 +66,42 @@ class RunConfig:
         self.log_dir = None if self.log_dir is None else Path(self.log_dir)
 
 
+class StyleModule(Protocol):
+    """What the runner needs from AMP or NEAR (the rollout's ``amp_obs`` -> rewards)."""
+
+    def rewards(self, storage: RolloutStorage) -> dict[str, torch.Tensor]:
+        """Fill ``storage.rewards``; return the named ``(T, N)`` reward terms."""
+
+    def update(self, storage: RolloutStorage) -> dict[str, float]:
+        """Learn from the finished rollout (after PPO); return scalars to log."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
 def segment_seed(seed: int, iteration: int) -> int:
     """The env / demo seed of the segment starting at ``iteration``."""
     return int(np.random.SeedSequence([seed, iteration]).generate_state(1)[0])
 
 
 class Runner:
-    """Trains PPO, or AMP when ``amp_cfg`` is given, on ``run.env_id``."""
+    """Trains PPO on ``run.env_id``: plain, with AMP (``amp_cfg``) or with NEAR (``near_cfg``
+    and the trained ``energy`` model)."""
 
-    def __init__(self, run: RunConfig, ppo_cfg: PPOConfig, amp_cfg: AMPConfig | None = None):
-        self.run, self.ppo_cfg, self.amp_cfg = run, ppo_cfg, amp_cfg
+    def __init__(
+        self,
+        run: RunConfig,
+        ppo_cfg: PPOConfig,
+        amp_cfg: AMPConfig | None = None,
+        near_cfg: NEARConfig | None = None,
+        energy: EnergyModel | None = None,
+    ):
+        if amp_cfg is not None and near_cfg is not None:
+            raise ValueError("pass amp_cfg or near_cfg, not both")
+        if (near_cfg is None) != (energy is None):
+            raise ValueError("NEAR needs both near_cfg and energy (a trained EnergyModel)")
+        self.run, self.ppo_cfg, self.amp_cfg, self.near_cfg = run, ppo_cfg, amp_cfg, near_cfg
         self.device = torch.device(run.device)
         torch.manual_seed(run.seed)  # network initialisation
         self.generator = torch.Generator(device=self.device)
@@ -80,16 +110,26 @@ class Runner:
             run.env_id,
             run.num_envs,
             run.device,
-            paired=amp_cfg is not None,
+            paired=amp_cfg is not None or near_cfg is not None,
             env_kwargs=run.env_kwargs,
         )
         n, o, a = self.env.num_envs, self.env.obs_dim, self.env.act_dim
         self.ppo = PPO(o, a, ppo_cfg, self.device, self.generator)
         self.amp: AMP | None = None
+        self.near: NEAR | None = None
         amp_dim = None
         if amp_cfg is not None:
             amp_dim = self._amp_dim()
             self.amp = AMP(amp_dim, amp_cfg, self.device, self.generator, self._sample_demos)
+        if near_cfg is not None:
+            amp_dim = self._amp_dim()
+            if energy.in_dim != amp_dim:
+                raise ValueError(
+                    f"the energy model takes {energy.in_dim}-dim pairs but {run.env_id} gives "
+                    f"{amp_dim}-dim amp_obs"
+                )
+            self.near = NEAR(near_cfg, energy, self.device)
+        self.style: StyleModule | None = self.amp if self.amp is not None else self.near
         self.storage = RolloutStorage(ppo_cfg.num_steps, n, o, a, self.device, amp_dim)
         self.iteration, self.global_step = 0, 0
         self._demos = None
@@ -138,7 +178,7 @@ class Runner:
                 terminated=step.terminated,
                 done=done,
             )
-            if self.amp is not None:
+            if self.style is not None:
                 fields["amp_obs"] = step.amp_obs
             self.storage.add(**fields)
             for name, term in step.reward_terms.items():
@@ -171,8 +211,8 @@ class Runner:
         start = time.perf_counter()
         stats = self.rollout()
         rollout_time = time.perf_counter() - start
-        if self.amp is not None:
-            terms = self.amp.rewards(self.storage)
+        if self.style is not None:
+            terms = self.style.rewards(self.storage)
             stats.update({f"reward/{k}": float(v.mean()) for k, v in terms.items()})
         else:
             self.storage.rewards.copy_(self.storage.task_rewards)
@@ -180,8 +220,8 @@ class Runner:
         stats["reward/total"] = float(self.storage.rewards.mean())
         self.storage.compute_returns(self.ppo_cfg.gamma, self.ppo_cfg.lam)
         stats.update(self.ppo.update(self.storage))
-        if self.amp is not None:
-            stats.update(self.amp.update(self.storage))
+        if self.style is not None:
+            stats.update(self.style.update(self.storage))
         steps = self.ppo_cfg.num_steps * self.env.num_envs
         self.global_step += steps
         self.iteration += 1
@@ -240,7 +280,8 @@ class Runner:
 
     # ------------------------------------------------------------------------- checkpoints
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint (networks, optimisers, normalisers, replay, RNG, iteration)."""
+        """Write a checkpoint (networks, optimisers, normalisers, replay, NEAR's energy model
+        and annealing state, RNG, iteration)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {
@@ -251,6 +292,8 @@ class Runner:
             "amp_cfg": None if self.amp_cfg is None else asdict(self.amp_cfg),
             "ppo": self.ppo.state_dict(),
             "amp": None if self.amp is None else self.amp.state_dict(),
+            "near_cfg": None if self.near_cfg is None else asdict(self.near_cfg),
+            "near": None if self.near is None else self.near.state_dict(),
             "generator": self.generator.get_state(),
         }
         torch.save(state, path)
@@ -260,11 +303,12 @@ class Runner:
     def load(self, path: str | Path) -> None:
         """Restore a checkpoint of a runner with the same configs and start its segment."""
         state = torch.load(Path(path), map_location=self.device, weights_only=False)
-        if (state["amp"] is None) != (self.amp is None):
-            raise ValueError(f"{path}: checkpoint and runner disagree on using AMP")
+        for name, module in (("amp", self.amp), ("near", self.near)):
+            if (state.get(name) is None) != (module is None):
+                raise ValueError(f"{path}: checkpoint and runner disagree on using {name}")
         self.ppo.load_state_dict(state["ppo"])
-        if self.amp is not None:
-            self.amp.load_state_dict(state["amp"])
+        if self.style is not None:
+            self.style.load_state_dict(state["amp" if self.amp is not None else "near"])
         self.generator.set_state(state["generator"].cpu())
         self.iteration, self.global_step = int(state["iteration"]), int(state["global_step"])
         self._begin_segment()
