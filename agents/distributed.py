@@ -120,6 +120,18 @@ def average_gradients(parameters: Iterable[nn.Parameter]) -> None:
         offset += n
 
 
+def check_synchronised(module: nn.Module, name: str) -> None:
+    """Raise if ``module``'s parameters differ between ranks (they must stay equal)."""
+    if not _active():
+        return
+    with torch.no_grad():
+        flat = torch.cat([p.detach().reshape(-1).double() for p in module.parameters()])
+        checksum = torch.stack([flat.sum(), flat.abs().sum(), (flat * flat).sum()])
+    gathered = gather_objects(checksum.cpu())
+    if any(not torch.allclose(g, gathered[0], rtol=1e-9, atol=0.0) for g in gathered):
+        raise RuntimeError(f"the {name} network differs between ranks: {gathered}")
+
+
 def all_sum(x: torch.Tensor) -> torch.Tensor:
     """``x`` summed over ranks (a new tensor; ``x`` itself outside a process group)."""
     if not _active():
@@ -127,6 +139,18 @@ def all_sum(x: torch.Tensor) -> torch.Tensor:
     x = x.clone()
     dist.all_reduce(x, op=dist.ReduceOp.SUM)
     return x
+
+
+def global_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean of every element of ``x`` over all ranks (``x.mean()`` in a single process)."""
+    if not _active():
+        return x.mean()
+    total = all_sum(
+        torch.stack(
+            [x.sum().double(), torch.tensor(float(x.numel()), dtype=torch.float64, device=x.device)]
+        )
+    )
+    return (total[0] / total[1]).to(x.dtype)
 
 
 def mean_scalars(stats: dict[str, float]) -> dict[str, float]:

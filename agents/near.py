@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from imitenvs.agents.distributed import global_mean
 from imitenvs.agents.normalizer import RunningMeanStd
 from imitenvs.agents.ppo import require
 from imitenvs.agents.storage import RolloutStorage
@@ -406,10 +407,11 @@ class NEAR:
         self.epoch += 1
         pairs = storage.amp_obs.flatten(0, 1)
         energy = self.energy.energy(pairs, self.level)
-        if self.cfg.sigma_level < 0 and self.annealer.observe(float(energy.mean())):
+        # The rollout's mean energy over every rank, so that all ranks anneal together.
+        if self.cfg.sigma_level < 0 and self.annealer.observe(float(global_mean(energy))):
             log.info("NEAR noise level -> %d (sigma %.4g)", self.level, self.sigma)
             energy = self.energy.energy(pairs, self.level)
-        self.recent_energy.append(float(energy.mean()))
+        self.recent_energy.append(float(global_mean(energy)))
         if self.offset is None or self.epoch == 1 or self.epoch % 3 == 0:
             self.offset = sum(self.recent_energy) / len(self.recent_energy)
         energy = energy.view_as(storage.task_rewards)

@@ -8,6 +8,16 @@ envs with a seed derived from ``(seed, iteration)`` and rebuilds the demo sample
 Checkpoints are written at those boundaries and hold everything else that drives training
 (networks, optimisers, normalisers, replay buffer, the torch generator, the iteration), so a
 run resumed from one continues bit for bit like the uninterrupted run.
+
+Distributed (``torchrun``, :mod:`imitenvs.agents.distributed`): pass the rank's
+:class:`~imitenvs.agents.distributed.DistInfo`. Every rank builds its own envs, seeded by rank,
+and its own generator; the networks start from rank 0's weights and their gradients are averaged
+before every optimiser step, so they stay equal. Logged scalars are averaged over ranks and
+``global_step`` counts every rank's steps. Rank 0 logs, shows the progress bar and writes
+checkpoints, which keep each rank's generator and style-module state (AMP's replay buffer).
+
+On a CUDA device the rollout keeps its bookkeeping (reward terms, finished episodes) on the
+device; it reads the sums back once per iteration, not once per step.
 """
 
 from __future__ import annotations
@@ -23,12 +33,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from imitenvs.agents import episode
+from imitenvs.agents import distributed, episode
 from imitenvs.agents.amp import AMP, AMPConfig
 from imitenvs.agents.near import NEAR, EnergyModel, NEARConfig
 from imitenvs.agents.ppo import PPO, PPOConfig, require
 from imitenvs.agents.storage import RolloutStorage
-from imitenvs.agents.vec import VecAdapter, VecStep, demo_source, make_env
+from imitenvs.agents.vec import VecAdapter, demo_source, make_env
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +90,53 @@ class StyleModule(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def segment_seed(seed: int, iteration: int) -> int:
-    """The env / demo seed of the segment starting at ``iteration``."""
-    return int(np.random.SeedSequence([seed, iteration]).generate_state(1)[0])
+def segment_seed(seed: int, iteration: int, rank: int = 0) -> int:
+    """The env / demo seed of the segment starting at ``iteration`` (on ``rank``)."""
+    key = [seed, iteration] if rank == 0 else [seed, iteration, rank]
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of a rank's torch generator (``seed`` itself on rank 0)."""
+    return seed if rank == 0 else int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+class EpisodeTally:
+    """Sums of the episodes that finish during a rollout, kept on the device.
+
+    Args:
+        num_envs: worlds N.
+        device: torch device of the sums.
+    """
+
+    def __init__(self, num_envs: int, device: torch.device) -> None:
+        self.ret = torch.zeros(num_envs, device=device)  # running return of each world
+        self.length = torch.zeros(num_envs, device=device)
+        self.sums = torch.zeros(5, device=device)  # return, length, count, success, reported
+
+    def add(self, reward: torch.Tensor, done: torch.Tensor, success: torch.Tensor | None) -> None:
+        """Fold one step: ``reward (N,)``, ``done (N,)`` bool, ``success (N,)`` bool or None."""
+        self.ret += reward
+        self.length += 1
+        d = done.float()
+        won = torch.zeros_like(d) if success is None else success.float() * d
+        seen = torch.zeros_like(d) if success is None else d
+        self.sums += torch.stack(
+            [(self.ret * d).sum(), (self.length * d).sum(), d.sum(), won.sum(), seen.sum()]
+        )
+        self.ret *= 1.0 - d
+        self.length *= 1.0 - d
+
+    def stats(self) -> dict[str, float]:
+        """Means of the finished episodes since the last call (then clears the sums)."""
+        ret, length, count, won, seen = self.sums.tolist()
+        self.sums.zero_()
+        out = {"episode/count": count}
+        if count > 0:
+            out["episode/return"], out["episode/length"] = ret / count, length / count
+        if seen > 0:
+            out["episode/success"] = won / seen
+        return out
 
 
 class Runner:
@@ -96,16 +150,18 @@ class Runner:
         amp_cfg: AMPConfig | None = None,
         near_cfg: NEARConfig | None = None,
         energy: EnergyModel | None = None,
+        dist: distributed.DistInfo | None = None,
     ):
         if amp_cfg is not None and near_cfg is not None:
             raise ValueError("pass amp_cfg or near_cfg, not both")
         if (near_cfg is None) != (energy is None):
             raise ValueError("NEAR needs both near_cfg and energy (a trained EnergyModel)")
         self.run, self.ppo_cfg, self.amp_cfg, self.near_cfg = run, ppo_cfg, amp_cfg, near_cfg
+        self.dist = dist or distributed.DistInfo()
         self.device = torch.device(run.device)
-        torch.manual_seed(run.seed)  # network initialisation
+        torch.manual_seed(run.seed)  # network initialisation (rank 0's weights are broadcast)
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(run.seed)
+        self.generator.manual_seed(rank_seed(run.seed, self.dist.rank))
         self.env: VecAdapter = make_env(
             run.env_id,
             run.num_envs,
@@ -130,6 +186,9 @@ class Runner:
                 )
             self.near = NEAR(near_cfg, energy, self.device)
         self.style: StyleModule | None = self.amp if self.amp is not None else self.near
+        distributed.broadcast_parameters(self.ppo.model)
+        if self.amp is not None:
+            distributed.broadcast_parameters(self.amp.disc)
         self.storage = RolloutStorage(ppo_cfg.num_steps, n, o, a, self.device, amp_dim)
         self.iteration, self.global_step = 0, 0
         self._demos = None
@@ -148,22 +207,18 @@ class Runner:
         return self._demos(n)
 
     def _begin_segment(self) -> None:
-        seed = segment_seed(self.run.seed, self.iteration)
+        seed = segment_seed(self.run.seed, self.iteration, self.dist.rank)
         self.obs = self.env.reset(seed=seed)
         if self.amp is not None:
             self._demos = demo_source(self.env, self.run.env_id, seed)
-        self.ep_return = torch.zeros(self.env.num_envs, device=self.device)
-        self.ep_length = torch.zeros(self.env.num_envs, device=self.device)
+        self.episodes = EpisodeTally(self.env.num_envs, self.device)
 
     # ----------------------------------------------------------------------------- rollout
     @torch.no_grad()
     def rollout(self) -> dict[str, float]:
         """Fill the storage with ``num_steps`` steps; returns reward-term and episode stats."""
         self.storage.clear()
-        sums: dict[str, float] = {}
-        returns: list[float] = []
-        lengths: list[float] = []
-        successes: list[float] = []
+        sums: dict[str, torch.Tensor] = {}
         for _ in range(self.ppo_cfg.num_steps):
             actions, log_probs, values = self.ppo.act(self.obs)
             step = self.env.step(actions)
@@ -182,28 +237,13 @@ class Runner:
                 fields["amp_obs"] = step.amp_obs
             self.storage.add(**fields)
             for name, term in step.reward_terms.items():
-                sums[f"env_terms/{name}"] = sums.get(f"env_terms/{name}", 0.0) + float(term.mean())
-            self._track_episodes(step, done, returns, lengths, successes)
+                key = f"env_terms/{name}"
+                sums[key] = sums[key] + term.mean() if key in sums else term.mean()
+            self.episodes.add(step.reward, done, step.success)
             self.obs = step.obs
-        stats = {k: v / self.ppo_cfg.num_steps for k, v in sums.items()}
-        for name, values_ in (("return", returns), ("length", lengths), ("success", successes)):
-            if values_:
-                stats[f"episode/{name}"] = float(np.mean(values_))
-        stats["episode/count"] = float(len(lengths))
+        stats = {k: float(v) / self.ppo_cfg.num_steps for k, v in sums.items()}
+        stats.update(self.episodes.stats())
         return stats
-
-    def _track_episodes(
-        self, step: VecStep, done: torch.Tensor, returns: list, lengths: list, successes: list
-    ) -> None:
-        self.ep_return += step.reward
-        self.ep_length += 1
-        if bool(done.any()):
-            returns += self.ep_return[done].tolist()
-            lengths += self.ep_length[done].tolist()
-            if step.success is not None:
-                successes += step.success[done].float().tolist()
-            self.ep_return[done] = 0.0
-            self.ep_length[done] = 0.0
 
     # ---------------------------------------------------------------------------- training
     def train_iteration(self) -> dict[str, float]:
@@ -222,13 +262,13 @@ class Runner:
         stats.update(self.ppo.update(self.storage))
         if self.style is not None:
             stats.update(self.style.update(self.storage))
-        steps = self.ppo_cfg.num_steps * self.env.num_envs
+        steps = self.ppo_cfg.num_steps * self.env.num_envs * self.dist.world_size
         self.global_step += steps
         self.iteration += 1
         total_time = time.perf_counter() - start
         stats["perf/env_steps_per_s"] = steps / max(rollout_time, 1e-9)
         stats["perf/total_steps_per_s"] = steps / max(total_time, 1e-9)
-        return stats
+        return distributed.mean_scalars(stats)
 
     def train(self) -> dict[str, float]:
         """Run until ``run.iterations``; logs, checkpoints and re-seeds at segment boundaries.
@@ -237,7 +277,7 @@ class Runner:
         bar = tqdm(
             total=self.run.iterations,
             initial=self.iteration,
-            disable=not self.run.progress,
+            disable=not (self.run.progress and self.dist.is_main),
             unit="it",
             dynamic_ncols=True,
         )
@@ -264,12 +304,14 @@ class Runner:
         return stats
 
     def _prune_checkpoints(self) -> None:
+        if not self.dist.is_main:
+            return
         numbered = sorted(self.run.log_dir.glob("checkpoint_[0-9]*.pt"))
         for old in numbered[: -self.run.keep_checkpoints]:
             old.unlink()
 
     def _log(self, stats: dict[str, float]) -> None:
-        if self.run.log_dir is None:
+        if self.run.log_dir is None or not self.dist.is_main:
             return
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
@@ -281,8 +323,23 @@ class Runner:
     # ------------------------------------------------------------------------- checkpoints
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint (networks, optimisers, normalisers, replay, NEAR's energy model
-        and annealing state, RNG, iteration)."""
+        and annealing state, RNG, iteration). Under torch.distributed every rank must call it
+        (it gathers each rank's generator and style state); rank 0 writes the file."""
         path = Path(path)
+        for name, module in (
+            ("policy", self.ppo.model),
+            ("style", getattr(self.amp, "disc", None)),
+        ):
+            if module is not None:
+                distributed.check_synchronised(module, name)
+        ranks = distributed.gather_objects(
+            {
+                "generator": self.generator.get_state(),
+                "style": None if self.style is None else self.style.state_dict(),
+            }
+        )
+        if not self.dist.is_main:
+            return path
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "iteration": self.iteration,
@@ -295,6 +352,7 @@ class Runner:
             "near_cfg": None if self.near_cfg is None else asdict(self.near_cfg),
             "near": None if self.near is None else self.near.state_dict(),
             "generator": self.generator.get_state(),
+            "ranks": ranks if len(ranks) > 1 else None,
         }
         torch.save(state, path)
         log.info("saved checkpoint %s (iteration %d)", path, self.iteration)
@@ -306,10 +364,13 @@ class Runner:
         for name, module in (("amp", self.amp), ("near", self.near)):
             if (state.get(name) is None) != (module is None):
                 raise ValueError(f"{path}: checkpoint and runner disagree on using {name}")
+        own = state.get("ranks")
+        own = own[self.dist.rank] if own and len(own) == self.dist.world_size else None
         self.ppo.load_state_dict(state["ppo"])
         if self.style is not None:
-            self.style.load_state_dict(state["amp" if self.amp is not None else "near"])
-        self.generator.set_state(state["generator"].cpu())
+            style = state["amp" if self.amp is not None else "near"]
+            self.style.load_state_dict(style if own is None else own["style"])
+        self.generator.set_state((state["generator"] if own is None else own["generator"]).cpu())
         self.iteration, self.global_step = int(state["iteration"]), int(state["global_step"])
         self._begin_segment()
 

@@ -4,6 +4,7 @@
     python examples/train_amp.py --num-envs 4096 --device cuda --iterations 5000
     python examples/train_amp.py --env imitenvs/Maze-v0
     python examples/train_amp.py --resume runs/amp_humanoid/checkpoint_000050.pt
+    torchrun --nproc_per_node=2 examples/train_amp.py --env imitenvs/Maze-v0   # 2 ranks
     tensorboard --logdir runs
 
 Writes TensorBoard events and checkpoints to ``--out``; at the end a GIF of the humanoid
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 import imitenvs
+from imitenvs.agents import distributed
 from imitenvs.agents.amp import AMPConfig
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
@@ -118,7 +120,7 @@ def family_of(env_id: str) -> str:
     )
 
 
-def build_runner(args: argparse.Namespace) -> Runner:
+def build_runner(args: argparse.Namespace, dist: distributed.DistInfo | None = None) -> Runner:
     family = family_of(args.env)
     preset = PRESETS[family]
     ppo = preset.ppo
@@ -140,7 +142,7 @@ def build_runner(args: argparse.Namespace) -> Runner:
         env_kwargs=env_kwargs,
         progress=not args.no_progress,
     )
-    return Runner(run, ppo, amp)
+    return Runner(run, ppo, amp, dist=dist)
 
 
 def evaluate_maze(runner: Runner, episodes: int, picture: Path | None) -> dict:
@@ -210,32 +212,44 @@ def humanoid_gif(runner: Runner, path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Train, save, evaluate; returns (and prints) a JSON summary."""
+    """Train, save, evaluate; returns (and prints) a JSON summary. Under ``torchrun`` every
+    rank trains; rank 0 evaluates, draws and prints."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.torch_threads)
-    runner = build_runner(args)
-    if args.resume is not None:
-        runner.load(args.resume)
-    stats = runner.train()
+    dist, args.device = distributed.init(args.device)
+    try:
+        runner = build_runner(args, dist)
+        if args.resume is not None:
+            runner.load(args.resume)
+        stats = runner.train()
+        summary = {
+            "env": args.env,
+            "ranks": dist.world_size,
+            "iterations": runner.iteration,
+            "env_steps": runner.global_step,
+            "checkpoint": str(runner.run.log_dir / "checkpoint_last.pt"),
+            "last": {k: round(v, 4) for k, v in stats.items()},
+        }
+        if dist.is_main:
+            summary["eval"] = evaluate(runner, args)
+            print(json.dumps(summary, indent=1))
+        runner.close()
+    finally:
+        distributed.shutdown()
+    return summary
+
+
+def evaluate(runner: Runner, args: argparse.Namespace) -> dict | None:
+    """The maze's success rate and pictures, or the humanoid GIF (``None``: nothing to do)."""
     out = runner.run.log_dir
-    summary = {
-        "env": args.env,
-        "iterations": runner.iteration,
-        "env_steps": runner.global_step,
-        "checkpoint": str(out / "checkpoint_last.pt"),
-        "last": {k: round(v, 4) for k, v in stats.items()},
-    }
     if family_of(args.env) == "maze":
         picture = None if args.no_video else out / "maze_policy.png"
-        summary["eval"] = evaluate_maze(runner, args.eval_episodes, picture)
+        result = evaluate_maze(runner, args.eval_episodes, picture)
         if not args.no_video:
-            summary["eval"]["heatmap"] = str(save_disc_heatmap(runner, out / "disc_heatmap.png"))
-    elif not args.no_video:
-        summary["eval"] = humanoid_gif(runner, out / "policy.gif")
-    runner.close()
-    print(json.dumps(summary, indent=1))
-    return summary
+            result["heatmap"] = str(save_disc_heatmap(runner, out / "disc_heatmap.png"))
+        return result
+    return None if args.no_video else humanoid_gif(runner, out / "policy.gif")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +130,33 @@ def test_single_process_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
         assert torch.equal(p.grad, g)
     assert distributed.gather_objects(3) == [3]
     assert distributed.mean_scalars({"a": 1.0}) == {"a": 1.0}
+
+
+def test_torchrun_trains_amp_on_two_ranks(repo_root: Path, tmp_path: Path) -> None:
+    """The README's distributed command, small: 2 gloo ranks, a checkpoint, then a resume."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+    command += ["--master_port", str(free_port()), str(repo_root / "examples" / "train_amp.py")]
+    command += ["--env", "imitenvs/Maze-v0", "--num-envs", "2", "--num-steps", "8"]
+    command += ["--save-every", "2", "--no-video", "--eval-episodes", "1", "--no-progress"]
+    command += ["--out", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        command + ["--iterations", "2"], capture_output=True, text=True, env=env, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout[done.stdout.index("{") :])  # rank 0 prints, once
+    assert summary["ranks"] == 2 and summary["env_steps"] == 2 * 2 * 8 * 2
+    state = torch.load(tmp_path / "checkpoint_000002.pt", weights_only=False)
+    assert len(state["ranks"]) == 2
+    assert not torch.equal(state["ranks"][0]["generator"], state["ranks"][1]["generator"])
+    replay = [r["style"]["replay"]["data"] for r in state["ranks"]]
+    assert not torch.equal(replay[0], replay[1])  # each rank stores its own rollouts
+    resumed = subprocess.run(
+        command + ["--iterations", "3", "--resume", str(tmp_path / "checkpoint_000002.pt")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads(resumed.stdout[resumed.stdout.index("{") :])["iterations"] == 3
