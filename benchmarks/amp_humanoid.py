@@ -14,9 +14,7 @@ minutes) and ``result.json`` to ``--out``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,16 +24,9 @@ import numpy as np
 import torch
 
 from imitenvs.agents.evaluation import humanoid_pose_error, ppo_policy, random_policy
+from imitenvs.core.scripts import load_script
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_amp.py"
-
-
-def load_train_amp() -> Any:
-    spec = importlib.util.spec_from_file_location("train_amp", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_amp"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def pose_error(policy: Any, runner: Any, episodes: int) -> dict[str, float]:
@@ -102,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/bench_amp_humanoid"))
     args = p.parse_args(argv)
-    train_amp = load_train_amp()
+    train_amp = load_script(EXAMPLE)
     train_args = ["--device", args.device, "--seed", str(args.seed), "--no-progress"]
     train_args += ["--out", str(args.out), "--save-every", "1000000"]
     if args.num_envs:

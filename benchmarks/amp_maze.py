@@ -9,24 +9,16 @@ episodes per seed and prints one JSON object (per-seed and mean success rate, wa
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from imitenvs.core.scripts import load_script
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_amp.py"
-
-
-def load_train_amp():
-    spec = importlib.util.spec_from_file_location("train_amp", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_amp"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -36,7 +28,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--eval-episodes", type=int, default=20)
     p.add_argument("--out", type=Path, help="keep runs here (default: a temporary directory)")
     args = p.parse_args(argv)
-    train_amp = load_train_amp()
+    train_amp = load_script(EXAMPLE)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or Path(tmp)

@@ -13,26 +13,17 @@ success within 10 minutes per seed on 2 CPU cores).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
+from imitenvs.core.scripts import load_script
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def load_example(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_seed(seed: int, root: Path, args: argparse.Namespace) -> dict:
@@ -43,14 +34,14 @@ def run_seed(seed: int, root: Path, args: argparse.Namespace) -> dict:
     if args.energy_iterations:
         argv += ["--iterations", str(args.energy_iterations)]
     start = time.perf_counter()
-    energy = load_example("train_near_energy").main(argv)
+    energy = load_script(EXAMPLES / "train_near_energy.py").main(argv)
     energy_seconds = time.perf_counter() - start
     argv = ["--energy", str(energy_path), "--seed", str(seed), "--out", str(root)]
     argv += ["--eval-episodes", str(args.eval_episodes), "--no-progress", "--no-video"]
     if args.iterations:
         argv += ["--iterations", str(args.iterations)]
     start = time.perf_counter()
-    summary = load_example("train_near_maze").main(argv)
+    summary = load_script(EXAMPLES / "train_near_maze.py").main(argv)
     rl_seconds = time.perf_counter() - start
     return {
         "seed": seed,

@@ -21,26 +21,16 @@ Prints a JSON summary (success rate, mean episode length, picture paths).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import torch
 
+from imitenvs.core.scripts import load_script
+
 EXAMPLE = Path(__file__).resolve().parent / "train_amp.py"
 DIRECTIONS = {"right": (1.0, 0.0), "down": (0.0, 1.0), "left": (-1.0, 0.0), "up": (0.0, -1.0)}
-
-
-def load_train_amp() -> ModuleType:
-    """``examples/train_amp.py`` as a module (its presets, runner builder and pictures)."""
-    spec = importlib.util.spec_from_file_location("train_amp", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_amp"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -54,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     own, rest = p.parse_known_args(argv)
     if any(a == "--env" or a.startswith("--env=") for a in rest):
         p.error("train_amp_maze.py always trains on imitenvs/Maze-v0; drop --env")
-    train_amp = load_train_amp()
+    train_amp = load_script(EXAMPLE)
     args = train_amp.parse_args(["--env", "imitenvs/Maze-v0", *rest])
     if args.out is None:
         args.out = Path("runs") / "amp_maze"

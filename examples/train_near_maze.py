@@ -17,14 +17,10 @@ trajectories) and ``energy_final_level.png`` (the energy at the level used last)
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
 import json
 import logging
-import sys
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 
 import gymnasium
 import numpy as np
@@ -33,6 +29,7 @@ import torch
 from imitenvs.agents.near import NEARConfig, load_energy
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
+from imitenvs.core.scripts import load_script
 
 log = logging.getLogger("train_near_maze")
 ENV_ID = "imitenvs/Maze-v0"
@@ -53,16 +50,6 @@ PPO = PPOConfig(
 # energy reward is nearly flat, and the policy lost the goal on 3 of 5 seeds (docs/agents.md).
 NEAR_RL = NEARConfig(task_weight=0.5, energy_weight=0.5, sigma_level=49)
 NUM_ENVS, ITERATIONS = 16, 200
-
-
-@functools.cache
-def load_sibling(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` (examples are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -98,7 +85,7 @@ def ensure_energy(args: argparse.Namespace) -> dict | None:
     if args.energy_iterations is not None:
         argv += ["--iterations", str(args.energy_iterations)]
     argv += ["--no-picture"] * args.no_video + ["--no-progress"] * args.no_progress
-    return load_sibling("train_near_energy").main(argv)
+    return load_script(Path(__file__).with_name("train_near_energy.py")).main(argv)
 
 
 def build_runner(args: argparse.Namespace) -> Runner:
@@ -142,7 +129,7 @@ def evaluate(runner: Runner, episodes: int, out: Path | None) -> dict:
                 title=title,
             )
         )
-        heatmap = load_sibling("train_near_energy").save_heatmap(
+        heatmap = load_script(Path(__file__).with_name("train_near_energy.py")).save_heatmap(
             near.energy.cpu(), near.level, out / "energy_final_level.png", "NEAR maze, final"
         )
         summary["heatmap"] = str(heatmap)

@@ -3,11 +3,15 @@ checkout; tests that read it fail (never skip) when it is missing, so CI cannot 
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+from imitenvs.core.scripts import load_script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +46,23 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     mp.setenv("IMITENVS_CACHE", str(tmp_path_factory.mktemp("imitenvs-cache")))
     yield
     mp.undo()
+
+
+@pytest.fixture(params=["cpu", "warp"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each physics backend in turn (MuJoCo Warp on its CPU device; ``tests/
+    test_warp_backend.py`` covers it in depth). Part of ``dev``, so its absence fails."""
+    if request.param == "warp" and importlib.util.find_spec("mujoco_warp") is None:
+        pytest.fail('mujoco_warp is not installed: pip install -e ".[dev]"')
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def load_example() -> Callable[[str], ModuleType]:
+    """``name -> module``: import ``examples/<name>.py`` (registered in ``sys.modules``, where
+    its dataclasses look their module up)."""
+
+    def load(name: str) -> ModuleType:
+        return load_script(REPO_ROOT / "examples" / f"{name}.py")
+
+    return load

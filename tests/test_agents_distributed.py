@@ -141,7 +141,7 @@ def test_torchrun_trains_amp_on_two_ranks(repo_root: Path, tmp_path: Path) -> No
     command += ["--out", str(tmp_path)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        command + ["--iterations", "2"], capture_output=True, text=True, env=env, timeout=240
+        [*command, "--iterations", "2"], capture_output=True, text=True, env=env, timeout=240
     )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout[done.stdout.index("{") :])  # rank 0 prints, once
@@ -152,7 +152,7 @@ def test_torchrun_trains_amp_on_two_ranks(repo_root: Path, tmp_path: Path) -> No
     replay = [r["style"]["replay"]["data"] for r in state["ranks"]]
     assert not torch.equal(replay[0], replay[1])  # each rank stores its own rollouts
     resumed = subprocess.run(
-        command + ["--iterations", "3", "--resume", str(tmp_path / "checkpoint_000002.pt")],
+        [*command, "--iterations", "3", "--resume", str(tmp_path / "checkpoint_000002.pt")],
         capture_output=True,
         text=True,
         env=env,

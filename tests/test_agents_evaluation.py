@@ -4,12 +4,11 @@ as a maze transition score, and the scripts evaluate.py / train_amp_maze.py end 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import gymnasium
 import numpy as np
@@ -27,14 +26,6 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 HUMANOID = "imitenvs/HumanoidAMP-v0"
 WALK = {"motion_file": "walk.yaml"}
-
-
-def _load_example(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _brute_force_dtw(a: np.ndarray, b: np.ndarray) -> float:
@@ -227,8 +218,10 @@ def test_discriminator_transition_score_matches_training_and_varies(maze_run: Ru
     assert free.size > 100 and np.std(free) > 1e-3
 
 
-def test_evaluate_script_on_a_maze_checkpoint(maze_run: Runner, tmp_path: Path) -> None:
-    evaluate = _load_example("evaluate")
+def test_evaluate_script_on_a_maze_checkpoint(
+    maze_run: Runner, tmp_path: Path, load_example: Callable[[str], ModuleType]
+) -> None:
+    evaluate = load_example("evaluate")
     out = tmp_path / "eval.json"
     checkpoint = maze_run.run.log_dir / "checkpoint_last.pt"
     result = evaluate.main([str(checkpoint), "--episodes", "1", "--out", str(out), "--no-progress"])
@@ -238,7 +231,9 @@ def test_evaluate_script_on_a_maze_checkpoint(maze_run: Runner, tmp_path: Path) 
     assert result["episode_length"]["mean"] > 0 and "pose_error" not in result
 
 
-def test_evaluate_script_on_a_humanoid_checkpoint(tmp_path: Path) -> None:
+def test_evaluate_script_on_a_humanoid_checkpoint(
+    tmp_path: Path, load_example: Callable[[str], ModuleType]
+) -> None:
     run = RunConfig(
         env_id=HUMANOID, num_envs=2, iterations=1, log_dir=tmp_path, env_kwargs=WALK, progress=False
     )
@@ -247,7 +242,7 @@ def test_evaluate_script_on_a_humanoid_checkpoint(tmp_path: Path) -> None:
     runner = Runner(run, ppo, amp)
     runner.train()
     runner.close()
-    evaluate = _load_example("evaluate")
+    evaluate = load_example("evaluate")
     checkpoint = str(tmp_path / "checkpoint_last.pt")
     result = evaluate.main([checkpoint, "--episodes", "2", "--no-progress"])
     assert result["env_kwargs"] == WALK and result["success_rate"] is None
@@ -258,8 +253,8 @@ def test_evaluate_script_on_a_humanoid_checkpoint(tmp_path: Path) -> None:
         assert scores["dtw_pose_rmse"]["mean"] > 0
 
 
-def test_train_amp_maze_script(tmp_path: Path) -> None:
-    script = _load_example("train_amp_maze")
+def test_train_amp_maze_script(tmp_path: Path, load_example: Callable[[str], ModuleType]) -> None:
+    script = load_example("train_amp_maze")
     argv = ["--iterations", "2", "--num-envs", "2", "--num-steps", "8", "--out", str(tmp_path)]
     summary = script.main([*argv, "--eval-episodes", "1", "--no-progress"])
     assert summary["env"] == "imitenvs/Maze-v0" and summary["env_steps"] == 32

@@ -3,11 +3,11 @@ energy checkpoints, the runner with NEAR (exact resume) and the two NEAR example
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -35,14 +35,6 @@ from imitenvs.agents.storage import RolloutStorage
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"encoder_hidden": (8,), "latent_dim": 8, "decoder_hidden": (8,)}
-
-
-def _load_example(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_sigma_schedule_is_geometric_from_sigma_begin_to_sigma_end() -> None:
@@ -290,8 +282,10 @@ def test_runner_with_near_resumes_exactly(tmp_path: Path, maze_energy: EnergyMod
         runner.close()
 
 
-def test_train_near_maze_example_from_scratch(tmp_path: Path) -> None:
-    train_near_maze = _load_example("train_near_maze")
+def test_train_near_maze_example_from_scratch(
+    tmp_path: Path, load_example: Callable[[str], ModuleType]
+) -> None:
+    train_near_maze = load_example("train_near_maze")
     energy = tmp_path / "energy" / "energy.pt"
     argv = ["--energy", str(energy), "--energy-iterations", "20", "--iterations", "2"]
     argv += ["--num-envs", "2", "--num-steps", "8", "--out", str(tmp_path / "rl")]
@@ -304,8 +298,10 @@ def test_train_near_maze_example_from_scratch(tmp_path: Path) -> None:
     assert {"reward/energy", "reward/task"} <= set(summary["last"])
 
 
-def test_train_near_energy_example_on_the_humanoid(tmp_path: Path) -> None:
-    train_near_energy = _load_example("train_near_energy")
+def test_train_near_energy_example_on_the_humanoid(
+    tmp_path: Path, load_example: Callable[[str], ModuleType]
+) -> None:
+    train_near_energy = load_example("train_near_energy")
     argv = ["--env", "imitenvs/HumanoidNEAR-v0", "--iterations", "2", "--num-pairs", "64"]
     summary = train_near_energy.main([*argv, "--out", str(tmp_path), "--no-progress"])
     assert summary["pairs"] == [64, 210]

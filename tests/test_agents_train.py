@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import gymnasium
 import numpy as np
@@ -20,14 +20,6 @@ from imitenvs.agents.vec import VecAdapter, make_env
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _load_example(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_adapter_gives_final_observation_and_final_amp_pair() -> None:
@@ -116,8 +108,10 @@ def test_only_the_newest_checkpoints_are_kept(tmp_path: Path) -> None:
     assert (tmp_path / "checkpoint_last.pt").is_file()
 
 
-def test_train_amp_example_on_the_maze(tmp_path: Path) -> None:
-    train_amp = _load_example("train_amp")
+def test_train_amp_example_on_the_maze(
+    tmp_path: Path, load_example: Callable[[str], ModuleType]
+) -> None:
+    train_amp = load_example("train_amp")
     summary = train_amp.main(
         [
             "--env",
@@ -142,8 +136,10 @@ def test_train_amp_example_on_the_maze(tmp_path: Path) -> None:
     assert np.isfinite(summary["last"]["reward/style"])
 
 
-def test_train_amp_example_on_the_humanoid(tmp_path: Path) -> None:
-    train_amp = _load_example("train_amp")
+def test_train_amp_example_on_the_humanoid(
+    tmp_path: Path, load_example: Callable[[str], ModuleType]
+) -> None:
+    train_amp = load_example("train_amp")
     summary = train_amp.main(
         [
             "--iterations",

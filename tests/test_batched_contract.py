@@ -4,7 +4,6 @@ tests also run it on MuJoCo Warp's CPU device)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import gymnasium
@@ -30,17 +29,6 @@ PENDULUM = """
   <actuator><position joint="hinge" kp="20" kv="1" ctrlrange="-1 1"/></actuator>
 </mujoco>
 """
-
-
-BACKENDS = [
-    "cpu",
-    pytest.param(
-        "warp",
-        marks=pytest.mark.skipif(
-            importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed"
-        ),
-    ),
-]
 
 
 class BatchedPendulum(BatchedEnv):
@@ -86,7 +74,6 @@ class BatchedPendulum(BatchedEnv):
         return frame
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_reset_and_step_shapes(backend: str) -> None:
     env = BatchedPendulum(4, backend=backend)
     obs, info = env.reset(seed=0)
@@ -99,7 +86,6 @@ def test_reset_and_step_shapes(backend: str) -> None:
     assert env.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.SAME_STEP
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_same_step_autoreset_and_time_limit(backend: str) -> None:
     env = BatchedPendulum(3, backend=backend)
     env.reset(seed=1)
@@ -115,7 +101,6 @@ def test_same_step_autoreset_and_time_limit(backend: str) -> None:
     assert (env.episode_steps == 0).all()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_termination_resets_only_that_world(backend: str) -> None:
     env = BatchedPendulum(2, backend=backend)
     env.reset(seed=2)
@@ -129,7 +114,6 @@ def test_termination_resets_only_that_world(backend: str) -> None:
     assert env.episode_steps.tolist() == [1, 0]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_diverged_world_is_reset_and_flagged_others_untouched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
@@ -171,7 +155,6 @@ def test_seeded_runs_reproduce() -> None:
     assert not np.array_equal(run(7), run(8))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_partial_reset_mask(backend: str) -> None:
     env = BatchedPendulum(3, backend=backend)
     env.reset(seed=0)

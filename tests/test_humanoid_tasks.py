@@ -3,7 +3,6 @@ state-init modes, falls, AMP pairs and demos, task and tracking rewards."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -31,17 +30,6 @@ from imitenvs.motion.quat import (
 )
 
 TIGHT = 2e-5  # float32 round-off of the same state observed twice
-# Physics backends the cheap task tests run on (MuJoCo Warp on its CPU device; tests/
-# test_warp_backend.py covers it in depth).
-BACKENDS = [
-    "cpu",
-    pytest.param(
-        "warp",
-        marks=pytest.mark.skipif(
-            importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed"
-        ),
-    ),
-]
 
 
 @pytest.fixture(params=["generated", "amp_walk", "amp_run"])
@@ -221,7 +209,6 @@ def test_state_init_modes() -> None:
     assert abs(uniform.reset(seed=0)[0][:, 105].mean() - 0.5) < 0.05
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cls", [HumanoidAMPEnv, HumanoidImitateEnv])
 def test_fall_terminates_from_the_second_step(cls: type, backend: str) -> None:
     env = cls(2, state_init="Default", backend=backend)
@@ -246,7 +233,6 @@ def test_fall_terminates_from_the_second_step(cls: type, backend: str) -> None:
         assert not never.step(hold[None])[2].any()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cls", [HumanoidAMPEnv, HumanoidNEAREnv, HumanoidImitateEnv])
 def test_reward_terms_sum_to_the_reward(cls: type, backend: str) -> None:
     env = cls(8, backend=backend)
