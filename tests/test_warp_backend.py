@@ -17,6 +17,9 @@ import pytest
 import torch
 
 import imitenvs  # noqa: F401  (registers the ids)
+from imitenvs.agents.amp import AMPConfig
+from imitenvs.agents.ppo import PPOConfig
+from imitenvs.agents.runner import RunConfig, Runner
 from imitenvs.envs.humanoid import HumanoidAMPEnv
 from imitenvs.motion import load_humanoid
 from imitenvs.sim import make_backend
@@ -264,3 +267,24 @@ def test_fall_and_rendering_on_warp() -> None:
     frame = env.render()
     assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8
     env.close()
+
+
+def test_runner_trains_amp_on_the_warp_backend() -> None:
+    """The agents' path on MuJoCo Warp (float32 physics): rollouts, AMP rewards, PPO update."""
+    run = RunConfig(
+        env_id="imitenvs/HumanoidAMP-v0",
+        num_envs=4,
+        iterations=2,
+        progress=False,
+        env_kwargs={"backend": "warp", "motion_file": "walk.yaml"},
+    )
+    ppo = PPOConfig(num_steps=4, num_minibatches=2, epochs=1, hidden=(16,))
+    runner = Runner(run, ppo, AMPConfig(hidden=(16,), batch_size=8, epochs=1))
+    assert isinstance(runner.env.env.unwrapped.physics, MujocoWarpBackend)
+    before = [p.detach().clone() for p in runner.ppo.model.parameters()]
+    stats = runner.train()
+    runner.close()
+    assert runner.global_step == 2 * 4 * 4
+    assert stats["reward/style"] > 0.0 and stats["reward/task"] == 1.0
+    after = list(runner.ppo.model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(after, before, strict=True))
