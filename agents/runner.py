@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -270,8 +271,15 @@ class Runner:
         stats["perf/total_steps_per_s"] = steps / max(total_time, 1e-9)
         return distributed.mean_scalars(stats)
 
-    def train(self) -> dict[str, float]:
+    def train(
+        self, evaluate: Callable[[Runner], dict[str, float]] | None = None
+    ) -> dict[str, float]:
         """Run until ``run.iterations``; logs, checkpoints and re-seeds at segment boundaries.
+
+        Args:
+            evaluate: called after every iteration (on every rank); the scalars it returns
+                (e.g. ``eval/dtw_pose_rmse``, often empty) are logged with that iteration's.
+
         Returns the last iteration's scalars."""
         stats: dict[str, float] = {}
         bar = tqdm(
@@ -283,6 +291,8 @@ class Runner:
         )
         while self.iteration < self.run.iterations:
             stats = self.train_iteration()
+            if evaluate is not None:
+                stats.update(evaluate(self))
             self._log(stats)
             bar.update(1)
             bar.set_postfix(

@@ -19,6 +19,8 @@ import json
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +34,7 @@ import torch
 import imitenvs
 from imitenvs.agents import distributed
 from imitenvs.agents.amp import AMPConfig
+from imitenvs.agents.evaluation import humanoid_pose_error, ppo_policy
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
 
@@ -106,6 +109,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-video", action="store_true", help="skip the final GIF / picture")
     p.add_argument("--eval-episodes", type=int, default=10, help="maze evaluation episodes")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--pose-error-every",
+        type=float,
+        default=1.0,
+        help="humanoid: minutes between DTW pose-error evaluations logged as eval/* (0: never)",
+    )
     return p.parse_args(argv)
 
 
@@ -222,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict:
         runner = build_runner(args, dist)
         if args.resume is not None:
             runner.load(args.resume)
-        stats = runner.train()
+        stats = runner.train(pose_error_logger(args) if dist.is_main else None)
         summary = {
             "env": args.env,
             "ranks": dist.world_size,
@@ -238,6 +247,33 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         distributed.shutdown()
     return summary
+
+
+def pose_error_logger(args: argparse.Namespace) -> Callable[[Runner], dict] | None:
+    """For humanoid ids: every ``--pose-error-every`` minutes of wall-clock time, the DTW pose
+    error of the mean policy (3 episodes; :mod:`imitenvs.agents.evaluation`) as ``eval/*``
+    scalars, with the minutes since the start (TensorBoard also records wall time)."""
+    if family_of(args.env) != "humanoid" or args.pose_error_every <= 0:
+        return None
+    start, due = time.perf_counter(), 0.0
+
+    def log_pose_error(runner: Runner) -> dict:
+        nonlocal due
+        minutes = (time.perf_counter() - start) / 60
+        if minutes < due:
+            return {}
+        due = minutes + args.pose_error_every
+        result = humanoid_pose_error(
+            ppo_policy(runner.ppo), runner.run.env_id, 3, 10_000, runner.run.env_kwargs
+        )
+        return {
+            "eval/dtw_pose_rmse": result["dtw_pose_rmse"]["mean"],
+            "eval/dtw_pose_error": result["dtw_pose_error"]["mean"],
+            "eval/episode_length": result["episode_length"]["mean"],
+            "eval/minutes": minutes,
+        }
+
+    return log_pose_error
 
 
 def evaluate(runner: Runner, args: argparse.Namespace) -> dict | None:

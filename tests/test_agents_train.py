@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from imitenvs.agents.amp import AMPConfig
 from imitenvs.agents.cem import CEMConfig, CEMPlanner, run_episode
@@ -156,6 +157,12 @@ def test_train_amp_example_on_the_humanoid(
     assert summary["env_steps"] == 2 * 4 * 8
     assert (tmp_path / "checkpoint_last.pt").is_file()
     assert (tmp_path / "policy.gif").stat().st_size > 0
+    # the pose error is due at the first iteration, then every --pose-error-every minutes
+    assert "eval/dtw_pose_rmse" not in summary["last"]
+    logged = EventAccumulator(str(tmp_path))
+    logged.Reload()
+    (point,) = logged.Scalars("eval/dtw_pose_rmse")
+    assert point.step == 4 * 8 and 0.0 < point.value < 2.0
     resumed = train_amp.main(
         [
             "--iterations",
