@@ -199,3 +199,15 @@ def test_cem_needs_state_access() -> None:
     env = gymnasium.make("CartPole-v1")
     with pytest.raises(ValueError, match="get_state"):
         CEMPlanner(env, CEMConfig())
+
+
+def test_amp_runs_on_pusht_with_its_shipped_demos() -> None:
+    run = RunConfig(env_id="imitenvs/PushT-v0", num_envs=2, iterations=1, progress=False)
+    ppo = PPOConfig(num_steps=4, num_minibatches=2, epochs=1, hidden=(16,))
+    amp = AMPConfig(hidden=(16,), batch_size=4, epochs=1, replay_size=20)
+    runner = Runner(run, ppo, amp)
+    demos = runner.amp.sample_demos(5)
+    assert demos.shape == (5, runner.storage.amp_obs.shape[-1])
+    stats = runner.train()
+    runner.close()
+    assert stats["reward/style"] > 0.0 and 0.0 <= stats["disc/accuracy_demo"] <= 1.0
