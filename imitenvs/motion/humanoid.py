@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from imitenvs.motion._xp import asarray, namespace, to_numpy
+from imitenvs.motion.clip import MotionClip
 from imitenvs.motion.quat import (
     quat_from_axis_angle,
     quat_from_hinge3,
@@ -132,6 +133,30 @@ class HumanoidSpec:
                 axis = asarray(joint.axis, dof_pos)
                 local[joint.body] = quat_from_axis_angle(axis, dof_pos[..., joint.start])
         return xp.stack(local, axis=-2)
+
+    def clip(
+        self,
+        root_pos: np.ndarray,
+        local_rot: np.ndarray,
+        *,
+        fps: float,
+        loop_mode: str,
+        name: str,
+        source: str,
+    ) -> MotionClip:
+        """A clip of this humanoid from root positions ``(F, 3)`` and local rotations
+        ``(F, J, 4)`` xyzw; the hinge angles are derived (:meth:`local_rot_to_dof`)."""
+        return MotionClip(
+            fps=fps,
+            loop_mode=loop_mode,
+            root_pos=root_pos,
+            local_rot=local_rot,
+            dof_pos=self.local_rot_to_dof(local_rot),
+            skeleton=self.skeleton,
+            dof_names=self.dof_names,
+            name=name,
+            source=source,
+        )
 
     def local_rot_to_dof(self, local_rot: Array) -> Array:
         """Hinge angles ``(..., D)`` from local rotations ``(..., J, 4)`` xyzw.

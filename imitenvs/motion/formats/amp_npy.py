@@ -81,14 +81,11 @@ def read_amp_npy(path: str | Path, humanoid: HumanoidSpec | None = None) -> Moti
     local_rot = _array(data, "rotation", path).astype(np.float64)
     root_pos = _array(data, "root_translation", path).astype(np.float64)
     fps = float(np.asarray(data.get("fps", 0)))
-    return MotionClip(
+    return humanoid.clip(
+        root_pos,
+        local_rot,
         fps=fps,
         loop_mode="clamp",
-        root_pos=root_pos,
-        local_rot=local_rot,
-        dof_pos=humanoid.local_rot_to_dof(local_rot),
-        skeleton=humanoid.skeleton,
-        dof_names=humanoid.dof_names,
         name=path.stem,
         source=f"AMP poselib SkeletonMotion {path.name}",
     )

@@ -108,14 +108,11 @@ def read_deepmimic_txt(path: str | Path, humanoid: HumanoidSpec | None = None) -
     local_rot = deepmimic_to_local_rot(frames, humanoid)
     root_pos = quat_rotate(np.broadcast_to(Y_UP_TO_Z_UP, (len(frames), 4)), frames[:, 1:4])
     uniform = np.allclose(durations, durations[0], rtol=1e-4)
-    clip = MotionClip(
+    clip = humanoid.clip(
+        root_pos,
+        local_rot,
         fps=1.0 / float(durations[0] if uniform else np.median(durations)),
         loop_mode=loop_mode,
-        root_pos=root_pos,
-        local_rot=local_rot,
-        dof_pos=humanoid.local_rot_to_dof(local_rot),
-        skeleton=humanoid.skeleton,
-        dof_names=humanoid.dof_names,
         name=path.stem,
         source=f"DeepMimic motion {path.name}",
     )

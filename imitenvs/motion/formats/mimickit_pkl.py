@@ -100,14 +100,11 @@ def read_mimickit_pkl(path: str | Path, humanoid: HumanoidSpec | None = None) ->
             f"{path}: frames have shape {frames.shape}; the MimicKit humanoid needs (F, {width})"
         )
     local_rot = mimickit_to_local_rot(frames, humanoid)
-    return MotionClip(
+    return humanoid.clip(
+        frames[:, 0:3],
+        local_rot,
         fps=float(data["fps"]),
         loop_mode=MIMICKIT_LOOP_MODES[loop],
-        root_pos=frames[:, 0:3],
-        local_rot=local_rot,
-        dof_pos=humanoid.local_rot_to_dof(local_rot),
-        skeleton=humanoid.skeleton,
-        dof_names=humanoid.dof_names,
         name=path.stem,
         source=f"MimicKit motion {path.name}",
     )
