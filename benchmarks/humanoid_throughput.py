@@ -55,7 +55,7 @@ _RAW = {  # (backend, CUDA device) -> what "raw" measured
     ("cpu", False): "mujoco.batch",
     ("cpu", True): "mujoco.batch",
     ("warp", True): "MuJoCo Warp backend: one CUDA graph of the substeps per control step",
-    ("warp", False): "MuJoCo Warp backend on warp's CPU device: substeps in a Python loop",
+    ("warp", False): "MuJoCo Warp backend on warp's CPU device: one CPU graph of the substeps",
 }
 NUM_ACTION_BATCHES = 16
 # Under random actions about 1 in 13 worlds falls and restarts per control step; the raw loop

@@ -16,9 +16,10 @@ sensors) describe the *new* state when :meth:`MujocoWarpBackend.step` returns, a
 cost. Acceleration-stage sensors (touch, force, ...) keep the values of the last substep, as
 in MuJoCo. On CUDA the loop of ``k`` substeps is captured once per ``k`` into a CUDA graph
 (the solver's iteration loop is a conditional node inside it, CUDA >= 12.4) and launched on
-torch's current stream afterwards. On warp's CPU device the loop runs in Python by default;
-``graphs=True`` replays warp's CPU graphs instead (the same results, bitwise; 10x faster at
-N = 4 and 2x at N = 64 on 2 cores, where Python's launch overhead dominates).
+torch's current stream afterwards. On warp's CPU device warp's CPU graphs replay the same
+captured launches (the same results as the plain Python loop, bitwise; 10x faster at N = 4 and
+2x at N = 64 on 2 cores, where Python's launch overhead dominates). ``graphs=False`` runs the
+launches one by one (for debugging).
 
 **Equivalence with the CPU backend.** Both run MuJoCo's Newton solver on the same model; MuJoCo
 Warp raises the solver tolerance to at least 1e-6 for float32. From the same states under the
@@ -247,8 +248,8 @@ class MujocoWarpBackend:
             :func:`constraint_capacity`.
         njmax: constraint rows per world; default from :func:`constraint_capacity`.
         graphs: capture the substep loop (and the reset's forward pass) into graphs and
-            replay them. Default: on CUDA only. ``True`` on warp's CPU device uses warp's CPU
-            graph replay, which gives the same results and skips the Python launch overhead.
+            replay them (default; CUDA graphs, or warp's CPU graphs on its CPU device).
+            ``False`` launches every kernel from Python (same results, slower; debugging).
 
     Attributes:
         overflow: ``(N,)`` int32 view of MuJoCo Warp's per-world overflow bitmask
@@ -269,14 +270,14 @@ class MujocoWarpBackend:
         outputs: Sequence[str] = (),
         nconmax: int | None = None,
         njmax: int | None = None,
-        graphs: bool | None = None,
+        graphs: bool = True,
     ) -> None:
         self._wp, self._mjw = _import_warp()
         self.model = model
         self.num_worlds = check_positive_int("num_worlds", num_worlds)
         self._device = _warp_device(self._wp, device)
         self.device = torch.device(self._wp.device_to_torch(self._device))
-        self.graphs = self._device.is_cuda if graphs is None else bool(graphs)
+        self.graphs = bool(graphs)
         worst_contacts, worst_rows = constraint_capacity(model)
         self.nconmax = worst_contacts if nconmax is None else check_positive_int("nconmax", nconmax)
         self.njmax = worst_rows if njmax is None else check_positive_int("njmax", njmax)
