@@ -20,42 +20,22 @@ import http.client
 import json
 import logging
 import os
-import secrets
 import stat
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
 
 from tqdm.auto import tqdm
+
+from imitenvs.core.files import atomic_writer
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 USER_AGENT = "imitenvs-downloader"
 ZENODO = "https://zenodo.org"
-
-
-@contextmanager
-def atomic_writer(path: str | Path, text: bool = False) -> Iterator[IO]:
-    """Write ``path`` all at once: yields a new sibling temporary file that replaces ``path``
-    (``os.replace``) when the block ends without an exception, and is deleted otherwise."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("x" if text else "xb", **({"encoding": "utf-8"} if text else {})) as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class DownloadError(OSError):

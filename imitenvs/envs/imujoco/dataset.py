@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from imitenvs.core.checks import check_positive_int
-from imitenvs.data.download import atomic_writer
+from imitenvs.core.files import atomic_writer
 from imitenvs.envs.imujoco.grid import TRAJECTORY_STEPS, Robot, robot_for_env
 
 logger = logging.getLogger(__name__)

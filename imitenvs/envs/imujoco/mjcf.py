@@ -51,7 +51,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from imitenvs.data.download import atomic_writer
+from imitenvs.core.files import atomic_writer
 from imitenvs.envs.imujoco.grid import ROBOTS, Variant, parse_variant
 
 logger = logging.getLogger(__name__)
