@@ -54,7 +54,7 @@ from tqdm import tqdm
 from imitenvs.agents.amp import AMPConfig, Discriminator, style_reward
 from imitenvs.agents.episode import run_episode
 from imitenvs.agents.ppo import PPO, PPOConfig
-from imitenvs.agents.runner import RunConfig
+from imitenvs.agents.runner import RunConfig, read_checkpoint
 from imitenvs.envs.humanoid.obs import AMP_OBS_SLICES, heading_cos_sin, to_heading_frame
 from imitenvs.motion import MotionState
 
@@ -312,15 +312,10 @@ def humanoid_pose_error(
 
 # ------------------------------------------------------------------------- checkpoints
 def load_checkpoint(checkpoint: str | Path, device: str = "cpu") -> dict[str, Any]:
-    """The dict :meth:`imitenvs.agents.runner.Runner.save` wrote (tensors on ``device``)."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    state = torch.load(path, map_location=device, weights_only=False)
-    missing = [k for k in ("run", "ppo_cfg", "ppo") if k not in state]
-    if missing:
-        raise ValueError(f"{path} is not a runner checkpoint: missing {missing}")
-    return state
+    """The dict :meth:`imitenvs.agents.runner.Runner.save` wrote (tensors on ``device``), read
+    with ``weights_only`` and checked against its digest
+    (:func:`imitenvs.agents.runner.read_checkpoint`)."""
+    return read_checkpoint(checkpoint, device)
 
 
 def _config(cls: type, values: dict[str, Any]) -> Any:

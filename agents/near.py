@@ -31,6 +31,7 @@ from imitenvs.agents.normalizer import RunningMeanStd
 from imitenvs.agents.ppo import require
 from imitenvs.agents.storage import RolloutStorage
 from imitenvs.agents.vec import demo_source, make_env
+from imitenvs.core.files import load_torch, save_torch
 
 log = logging.getLogger(__name__)
 ENERGY_FORMAT = "imitenvs-near-energy"
@@ -293,8 +294,6 @@ def demo_pairs(
 
 def save_energy(path: str | Path, model: EnergyModel, stats: dict | None = None) -> Path:
     """Write ``model`` (config, input size, weights, normaliser) and optional training stats."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "format": ENERGY_FORMAT,
         "version": 1,
@@ -303,17 +302,20 @@ def save_energy(path: str | Path, model: EnergyModel, stats: dict | None = None)
         "state": {k: v.cpu() for k, v in model.state_dict().items()},
         "stats": dict(stats or {}),
     }
-    torch.save(state, path)
-    return path
+    return save_torch(path, state)
 
 
 def load_energy(path: str | Path, device: str | torch.device = "cpu") -> EnergyModel:
-    """Read a file written by :func:`save_energy` (no pickled code: ``weights_only``)."""
+    """Read a file written by :func:`save_energy` (``weights_only``, checked against its digest).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CorruptFileError: the digest fails or the file holds more than plain data.
+        ValueError: not an energy checkpoint.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"energy checkpoint {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != ENERGY_FORMAT:
+    state = load_torch(path, map_location="cpu")
+    if state.get("format") != ENERGY_FORMAT:
         raise ValueError(f"{path} is not a NEAR energy checkpoint ({ENERGY_FORMAT!r})")
     cfg = NEARConfig(**state["config"])  # the initialisation is overwritten: a local generator
     model = EnergyModel(int(state["in_dim"]), cfg, generator=torch.Generator())

@@ -40,8 +40,16 @@ from imitenvs.agents.near import NEAR, EnergyModel, NEARConfig
 from imitenvs.agents.ppo import PPO, PPOConfig, require
 from imitenvs.agents.storage import RolloutStorage
 from imitenvs.agents.vec import VecAdapter, demo_source, make_env
+from imitenvs.core.files import RunLock, load_torch, save_torch
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "imitenvs.runner.checkpoint"
+CHECKPOINT_VERSION = 2
+"""version 2: plain data only (``weights_only``), with a content digest; version 1 files
+(no digest, read with ``weights_only=False``) are refused, see docs/security.md"""
+RESUME_KEYS = ("env_id", "num_envs", "seed", "env_kwargs")
+"""run settings a checkpoint must share with the runner that resumes it"""
 
 
 @dataclass
@@ -69,6 +77,9 @@ class RunConfig:
     """extra constructor kwargs of the env"""
     progress: bool = True
     """show a tqdm progress bar"""
+    force: bool = False
+    """take ``log_dir`` over even when another live run holds its lock, or when it already
+    holds checkpoints of an earlier run (which are then overwritten)"""
 
     def __post_init__(self) -> None:
         for name in ("num_envs", "iterations", "save_every", "keep_checkpoints"):
@@ -159,11 +170,30 @@ class Runner:
             raise ValueError("NEAR needs both near_cfg and energy (a trained EnergyModel)")
         self.run, self.ppo_cfg, self.amp_cfg, self.near_cfg = run, ppo_cfg, amp_cfg, near_cfg
         self.dist = dist or distributed.DistInfo()
+        self._lock: RunLock | None = None
+        if run.log_dir is not None and self.dist.is_main:
+            self._lock = RunLock(run.log_dir, force=run.force).acquire()
+        try:
+            self._build(run, ppo_cfg, amp_cfg, near_cfg, energy)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(
+        self,
+        run: RunConfig,
+        ppo_cfg: PPOConfig,
+        amp_cfg: AMPConfig | None,
+        near_cfg: NEARConfig | None,
+        energy: EnergyModel | None,
+    ) -> None:
+        self.env: VecAdapter | None = None
+        self._writer = None
         self.device = torch.device(run.device)
         torch.manual_seed(run.seed)  # network initialisation (rank 0's weights are broadcast)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(rank_seed(run.seed, self.dist.rank))
-        self.env: VecAdapter = make_env(
+        self.env = make_env(
             run.env_id,
             run.num_envs,
             run.device,
@@ -192,8 +222,8 @@ class Runner:
             distributed.broadcast_parameters(self.amp.disc)
         self.storage = RolloutStorage(ppo_cfg.num_steps, n, o, a, self.device, amp_dim)
         self.iteration, self.global_step = 0, 0
+        self._resumed = False
         self._demos = None
-        self._writer = None
         self._begin_segment()
 
     # ------------------------------------------------------------------------------ set-up
@@ -281,6 +311,7 @@ class Runner:
                 (e.g. ``eval/dtw_pose_rmse``, often empty) are logged with that iteration's.
 
         Returns the last iteration's scalars."""
+        self._check_fresh_folder()
         stats: dict[str, float] = {}
         bar = tqdm(
             total=self.run.iterations,
@@ -312,6 +343,20 @@ class Runner:
         if self._writer is not None:
             self._writer.flush()
         return stats
+
+    def _check_fresh_folder(self) -> None:
+        """A new run (not resumed) refuses a ``log_dir`` that holds another run's checkpoints,
+        unless ``run.force`` is set."""
+        if self._resumed or self.run.force or self.run.log_dir is None or not self.dist.is_main:
+            return
+        self._resumed = True  # checked once: later calls see this run's own checkpoints
+        old = sorted(self.run.log_dir.glob("checkpoint_*.pt"))
+        if old:
+            raise FileExistsError(
+                f"{self.run.log_dir} already holds checkpoints of another run ({old[-1].name}"
+                f"{f' and {len(old) - 1} more' if len(old) > 1 else ''}); resume from one, "
+                "choose another output folder, or pass --force to overwrite them"
+            )
 
     def _prune_checkpoints(self) -> None:
         if not self.dist.is_main:
@@ -350,27 +395,42 @@ class Runner:
         )
         if not self.dist.is_main:
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
             "iteration": self.iteration,
             "global_step": self.global_step,
-            "run": {**asdict(self.run), "log_dir": str(self.run.log_dir)},
-            "ppo_cfg": asdict(self.ppo_cfg),
-            "amp_cfg": None if self.amp_cfg is None else asdict(self.amp_cfg),
+            "run": plain_config(self.run),
+            "ppo_cfg": plain_config(self.ppo_cfg),
+            "amp_cfg": None if self.amp_cfg is None else plain_config(self.amp_cfg),
             "ppo": self.ppo.state_dict(),
             "amp": None if self.amp is None else self.amp.state_dict(),
-            "near_cfg": None if self.near_cfg is None else asdict(self.near_cfg),
+            "near_cfg": None if self.near_cfg is None else plain_config(self.near_cfg),
             "near": None if self.near is None else self.near.state_dict(),
             "generator": self.generator.get_state(),
             "ranks": ranks if len(ranks) > 1 else None,
         }
-        torch.save(state, path)
+        save_torch(path, state)
         log.info("saved checkpoint %s (iteration %d)", path, self.iteration)
         return path
 
     def load(self, path: str | Path) -> None:
-        """Restore a checkpoint of a runner with the same configs and start its segment."""
-        state = torch.load(Path(path), map_location=self.device, weights_only=False)
+        """Restore a checkpoint of a runner with the same configs and start its segment.
+
+        Raises:
+            CorruptFileError: the file fails its checksum or holds more than plain data.
+            ValueError: not a runner checkpoint, or it was trained with another env id,
+                ``num_envs``, seed, env kwargs or style module than this runner.
+        """
+        state = read_checkpoint(path, self.device)
+        saved = state["run"]
+        for key in RESUME_KEYS:
+            mine = plain_config(self.run)[key]
+            if saved.get(key) != mine:
+                raise ValueError(
+                    f"{path} was trained with {key}={saved.get(key)!r}, this run has "
+                    f"{key}={mine!r}; resume with the same value (or start a new run)"
+                )
         for name, module in (("amp", self.amp), ("near", self.near)):
             if (state.get(name) is None) != (module is None):
                 raise ValueError(f"{path}: checkpoint and runner disagree on using {name}")
@@ -382,12 +442,59 @@ class Runner:
             self.style.load_state_dict(style if own is None else own["style"])
         self.generator.set_state((state["generator"] if own is None else own["generator"]).cpu())
         self.iteration, self.global_step = int(state["iteration"]), int(state["global_step"])
+        self._resumed = True
         self._begin_segment()
 
     def close(self) -> None:
-        if self._writer is not None:
+        """Close the env and the log writer and release the run folder's lock."""
+        if getattr(self, "_writer", None) is not None:
             self._writer.close()
-        self.env.close()
+            self._writer = None
+        if getattr(self, "env", None) is not None:
+            self.env.close()
+        if self._lock is not None:
+            self._lock.release()
+
+
+def plain_config(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as plain data (``Path`` -> ``str``, numpy scalars -> numbers), the
+    form checkpoints store so that ``torch.load(weights_only=True)`` reads them back."""
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, Path):
+            return str(x)
+        if isinstance(x, dict):
+            return {str(k): plain(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return type(x)(plain(v) for v in x)
+        if isinstance(x, np.generic):
+            return x.item()
+        if x is None or isinstance(x, bool | int | float | str):
+            return x
+        raise TypeError(f"config value {x!r} ({type(x).__name__}) is not plain data")
+
+    return plain(asdict(cfg))
+
+
+def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The dict :meth:`Runner.save` wrote, tensors on ``device`` (``weights_only``, checksum).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CorruptFileError: the checksum fails, or the file holds objects other than plain data
+            (such as a checkpoint of an older version: see docs/security.md).
+        ValueError: a readable file that is not a runner checkpoint.
+    """
+    path = Path(path)
+    state = load_torch(path, map_location=device)
+    if state.get("format") != CHECKPOINT_FORMAT or "run" not in state:
+        raise ValueError(f"{path} is not an imitenvs runner checkpoint ({CHECKPOINT_FORMAT!r})")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{path} is a version {state.get('version')} checkpoint; this imitenvs reads "
+            f"version {CHECKPOINT_VERSION}"
+        )
+    return state
 
 
 def play_episode(

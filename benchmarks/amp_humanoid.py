@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from imitenvs.agents.evaluation import humanoid_pose_error, ppo_policy, random_policy
-from imitenvs.core.scripts import load_script
+from imitenvs.core.scripts import load_script, run_main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_amp.py"
 
@@ -153,4 +153,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imitenvs.core.scripts import load_script
+from imitenvs.core.scripts import load_script, run_main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_amp.py"
 
@@ -66,4 +66,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 import imitenvs  # noqa: F401  (registers the ids)
+from imitenvs.core.scripts import run_main
 from imitenvs.envs.humanoid.base import CONTROL_HZ
 from imitenvs.envs.humanoid.control import PdActionMap
 from imitenvs.motion import load_humanoid
@@ -262,4 +263,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from imitenvs.assets import asset_path
+from imitenvs.core.scripts import run_main
 from imitenvs.motion.library import MotionLibrary
 
 
@@ -82,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imitenvs.core.scripts import load_script
+from imitenvs.core.scripts import load_script, run_main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -82,4 +82,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -20,6 +20,7 @@ import torch
 
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
+from imitenvs.core.scripts import run_main
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -72,4 +73,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -20,6 +20,7 @@ import gymnasium
 import numpy as np
 
 import imitenvs
+from imitenvs.core.scripts import run_main
 from imitenvs.data.collect import run_episode
 from imitenvs.envs.planar.experts import make_expert
 
@@ -76,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

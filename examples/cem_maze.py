@@ -20,6 +20,7 @@ import numpy as np
 
 import imitenvs  # noqa: F401  (registers the ids)
 from imitenvs.agents.cem import CEMConfig, CEMPlanner, run_episode, task_reward
+from imitenvs.core.scripts import run_main
 from imitenvs.viz import plot_maze
 
 
@@ -63,4 +64,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

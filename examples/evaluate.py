@@ -27,6 +27,7 @@ import torch
 
 import imitenvs
 from imitenvs.agents import evaluation
+from imitenvs.core.scripts import run_main
 
 log = logging.getLogger("evaluate")
 
@@ -96,4 +97,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

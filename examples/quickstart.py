@@ -14,6 +14,7 @@ import gymnasium
 import numpy as np
 
 import imitenvs
+from imitenvs.core.scripts import run_main
 
 
 def random_returns(env_id: str, episodes: int, seed: int) -> list[float]:
@@ -57,4 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

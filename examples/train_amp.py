@@ -37,6 +37,7 @@ from imitenvs.agents.amp import AMPConfig
 from imitenvs.agents.evaluation import humanoid_pose_error, ppo_policy
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
+from imitenvs.core.scripts import run_main
 
 log = logging.getLogger("train_amp")
 
@@ -102,6 +103,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="log/checkpoint dir (runs/amp_<family>)")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint period, iterations")
     p.add_argument("--resume", type=Path, help="checkpoint to continue from")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="use --out even if another live run holds it or it has older checkpoints",
+    )
     p.add_argument("--motion-file", help="humanoid clip or YAML list (default walk.yaml)")
     p.add_argument("--task-weight", type=float, help="weight of the env reward (preset)")
     p.add_argument("--style-weight", type=float, help="weight of the style reward (preset)")
@@ -150,6 +156,7 @@ def build_runner(args: argparse.Namespace, dist: distributed.DistInfo | None = N
         save_every=args.save_every,
         env_kwargs=env_kwargs,
         progress=not args.no_progress,
+        force=args.force,
     )
     return Runner(run, ppo, amp, dist=dist)
 
@@ -289,4 +296,4 @@ def evaluate(runner: Runner, args: argparse.Namespace) -> dict | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

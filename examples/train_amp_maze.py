@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from imitenvs.core.scripts import load_script
+from imitenvs.core.scripts import load_script, run_main
 
 EXAMPLE = Path(__file__).resolve().parent / "train_amp.py"
 DIRECTIONS = {"right": (1.0, 0.0), "down": (0.0, 1.0), "left": (-1.0, 0.0), "up": (0.0, -1.0)}
@@ -78,4 +78,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -36,6 +36,7 @@ from imitenvs.adapters.imitation import (
     imujoco_trajectories,
     imujoco_transitions,
 )
+from imitenvs.core.scripts import run_main
 from imitenvs.envs.imujoco.collect import collect, train_expert
 from imitenvs.envs.imujoco.dataset import save_npz
 from imitenvs.envs.imujoco.grid import parse_variant
@@ -139,4 +140,4 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

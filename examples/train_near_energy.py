@@ -23,6 +23,7 @@ import torch
 
 import imitenvs
 from imitenvs.agents.near import EnergyModel, NEARConfig, demo_pairs, save_energy, train_energy
+from imitenvs.core.scripts import run_main
 
 log = logging.getLogger("train_near_energy")
 
@@ -141,4 +142,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

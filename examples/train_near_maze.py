@@ -29,7 +29,7 @@ import torch
 from imitenvs.agents.near import NEARConfig, load_energy
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
-from imitenvs.core.scripts import load_script
+from imitenvs.core.scripts import load_script, run_main
 
 log = logging.getLogger("train_near_maze")
 ENV_ID = "imitenvs/Maze-v0"
@@ -63,6 +63,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("runs/near_maze"), help="log/checkpoint dir")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint period, iterations")
     p.add_argument("--resume", type=Path, help="checkpoint to continue from")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="use --out even if another live run holds it or it has older checkpoints",
+    )
     p.add_argument("--task-weight", type=float, default=NEAR_RL.task_weight)
     p.add_argument("--energy-weight", type=float, default=NEAR_RL.energy_weight)
     p.add_argument(
@@ -101,6 +106,7 @@ def build_runner(args: argparse.Namespace) -> Runner:
         log_dir=args.out,
         save_every=args.save_every,
         progress=not args.no_progress,
+        force=args.force,
     )
     return Runner(run, ppo, near_cfg=near, energy=load_energy(args.energy))
 
@@ -164,4 +170,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -21,6 +21,7 @@ import gymnasium
 
 import imitenvs
 from imitenvs.catalogue import checkout_root, describe_space, render_catalogue, write_catalogue
+from imitenvs.core.scripts import USER_ERRORS
 from imitenvs.registry import families, get_entry, list_envs
 
 # Modules that contribute command groups; each has `add_parser(subparsers) -> None`.
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
+    except (KeyError, *USER_ERRORS) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from imitenvs.agents.near import (
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig, Runner
 from imitenvs.agents.storage import RolloutStorage
+from imitenvs.core.files import CorruptFileError, save_torch
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
@@ -223,9 +224,12 @@ def test_energy_checkpoint_round_trip(tmp_path: Path) -> None:
     assert loaded.cfg == cfg and loaded.in_dim == 4
     assert torch.equal(loaded.energy(data, 7), model.energy(data, 7))
     assert torch.equal(loaded.norm.mean, model.norm.mean)
-    torch.save({"something": 1}, tmp_path / "other.pt")
+    save_torch(tmp_path / "other.pt", {"something": 1})
     with pytest.raises(ValueError, match="not a NEAR energy checkpoint"):
         load_energy(tmp_path / "other.pt")
+    torch.save({"something": 1}, tmp_path / "unsigned.pt")  # no digest
+    with pytest.raises(CorruptFileError, match="unsigned.pt: no checksum"):
+        load_energy(tmp_path / "unsigned.pt")
     with pytest.raises(FileNotFoundError):
         load_energy(tmp_path / "missing.pt")
     again, _ = train_energy(data, cfg, seed=1, progress=False)  # seeded: the same weights
@@ -273,7 +277,7 @@ def test_runner_with_near_resumes_exactly(tmp_path: Path, maze_energy: EnergyMod
         assert torch.equal(a, b)
     assert resumed.near.state_dict()["annealer"] == straight.near.state_dict()["annealer"]
     assert resumed.near.offset == straight.near.offset and resumed.near.epoch == 3
-    plain = Runner(straight.run, straight.ppo_cfg)
+    plain = Runner(replace(straight.run, log_dir=None), straight.ppo_cfg)
     with pytest.raises(ValueError, match="near"):
         plain.load(tmp_path / "first" / "checkpoint_000002.pt")
     with pytest.raises(ValueError, match="both"):

@@ -87,16 +87,20 @@ def test_checkpoint_resume_is_exact(tmp_path: Path) -> None:
     numbered = sorted(p.name for p in (tmp_path / "straight").glob("checkpoint_0*.pt"))
     assert numbered == ["checkpoint_000002.pt"]  # the segment boundaries at 2 (3 is the end)
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "first").iterdir())
-    different = _tiny_runner(3, None)
-    different.run.seed = 4
-    different.load(checkpoint)  # same checkpoint, other env seed: training diverges
-    different.train()
-    assert not all(
-        torch.equal(a, b)
-        for a, b in zip(_parameters(straight), _parameters(different), strict=True)
-    )
-    for runner in (straight, resumed, different):
+    for runner in (straight, resumed):
         runner.close()
+
+
+@pytest.mark.parametrize(("key", "value"), [("seed", 4), ("num_envs", 3), ("env_kwargs", {"a": 1})])
+def test_resume_with_other_run_settings_is_refused(tmp_path: Path, key: str, value) -> None:
+    first = _tiny_runner(2, tmp_path / "first")
+    first.train()
+    first.close()
+    other = _tiny_runner(3, None)
+    setattr(other.run, key, value)
+    with pytest.raises(ValueError, match=rf"trained with {key}=.*this run has {key}="):
+        other.load(tmp_path / "first" / "checkpoint_000002.pt")
+    other.close()
 
 
 def test_only_the_newest_checkpoints_are_kept(tmp_path: Path) -> None:

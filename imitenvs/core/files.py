@@ -41,6 +41,10 @@ class CorruptFileError(ValueError):
     """A file we wrote fails its checksum or cannot be parsed; the message names the file."""
 
 
+class InUseError(RuntimeError):
+    """Another process holds the run folder or file; the message names it and the owner."""
+
+
 # ----------------------------------------------------------------------------------- writes
 def _fsync_dir(directory: Path) -> None:
     try:
@@ -112,7 +116,7 @@ def _pid_alive(pid: int) -> bool:
 class RunLock:
     """An exclusive claim on a run folder: ``<folder>/.lock`` holds the owner's pid and host.
 
-    A second run that takes the lock on the same folder gets a :class:`RuntimeError` naming the
+    A second run that takes the lock on the same folder gets an :class:`InUseError` naming the
     owner, unless it passes ``force=True`` (take over: the other run may still be writing). A
     lock left by a process that no longer exists on this host is taken over with a warning.
     Use it as a context manager, or call :meth:`acquire` / :meth:`release`.
@@ -147,7 +151,7 @@ class RunLock:
                 stale = isinstance(pid, int) and host == me["host"] and not _pid_alive(pid)
                 if not (stale or self.force):
                     who = f"pid {pid} on {host}" if owner else "an unknown process"
-                    raise RuntimeError(
+                    raise InUseError(
                         f"run folder {self.folder} is in use by {who} (lock file {self.path}); "
                         "choose another output folder, or pass --force to take it over"
                     ) from None
@@ -183,7 +187,7 @@ def exclusive_lock(path: str | Path, what: str = "file") -> Iterator[None]:
     """Hold an exclusive advisory lock (``flock``) on ``<path>.lock`` for the block.
 
     Raises:
-        RuntimeError: another process holds it (naming ``path``); nothing is waited for.
+        InUseError: another process holds it (naming ``path``); nothing is waited for.
     """
     lock_path = Path(str(path) + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +196,7 @@ def exclusive_lock(path: str | Path, what: str = "file") -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise RuntimeError(
+                raise InUseError(
                     f"another process is writing {what} {path} (lock {lock_path}); wait for it "
                     "to finish, or stop it and run again"
                 ) from None
@@ -235,6 +239,14 @@ def content_digest(value: Any) -> str:
 
     walk(value)
     return digest.hexdigest()
+
+
+def _reason(exc: BaseException) -> str:
+    """The informative line of a ``torch.load`` error (its unpickler's verdict if present)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    verdict = [line for line in lines if "Unpickler error" in line or "Unsupported" in line]
+    text = (verdict or lines or [type(exc).__name__])[0]
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def save_torch(path: str | Path, state: dict[str, Any]) -> Path:
@@ -280,13 +292,12 @@ def load_torch(
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CorruptFileError(
-            f"{path}: refused, it holds objects other than tensors and plain data ({first})"
+            f"{path}: refused, it holds objects other than tensors and plain data "
+            f"({_reason(exc)}); nothing in it was run"
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CorruptFileError(f"{path}: not a readable torch file ({first})") from None
+        raise CorruptFileError(f"{path}: not a readable torch file ({_reason(exc)})") from None
     if not isinstance(state, dict):
         raise CorruptFileError(f"{path}: expected a dict, found a {type(state).__name__}")
     stored = state.pop(CHECKSUM_KEY, None)

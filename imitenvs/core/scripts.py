@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+from imitenvs.core.files import InUseError
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, InUseError)
+"""errors that mean bad input (a wrong value, a corrupt or missing file, a busy folder): a
+script reports them as one ``error:`` line and exit code 2, not as a traceback"""
 
 
 def load_script(path: str | Path) -> ModuleType:
@@ -36,3 +44,13 @@ def load_script(path: str | Path) -> ModuleType:
         del sys.modules[path.stem]
         raise
     return module
+
+
+def run_main(main: Callable[[], Any]) -> None:
+    """Run a script's ``main()``; a :data:`USER_ERRORS` exception becomes one ``error: ...``
+    line on stderr and exit code 2 (other exceptions keep their traceback)."""
+    try:
+        main()
+    except USER_ERRORS as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None
