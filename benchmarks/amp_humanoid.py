@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from imitenvs.agents.evaluation import humanoid_pose_error, ppo_policy, random_policy
+from imitenvs.core.files import atomic_path, atomic_write_json
 from imitenvs.core.scripts import load_script, run_main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_amp.py"
@@ -77,8 +78,8 @@ def plot_curve(curve: list[dict], evals: list[dict], random: dict, path: Path) -
     for ax in axes:
         ax.set_xlabel("minutes")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return path
 
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
         "evaluations": evals,
         "curve_png": str(plot_curve(curve, evals, random, args.out / "curve.png")),
     }
-    (args.out / "result.json").write_text(json.dumps({**result, "curve": curve}, indent=1))
+    atomic_write_json(args.out / "result.json", {**result, "curve": curve})
     print(json.dumps(result))
     return result
 

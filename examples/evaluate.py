@@ -27,6 +27,7 @@ import torch
 
 import imitenvs
 from imitenvs.agents import evaluation
+from imitenvs.core.files import atomic_write_text
 from imitenvs.core.scripts import run_main
 
 log = logging.getLogger("evaluate")
@@ -89,8 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
         result.update(evaluation.episode_summary(episodes))
     text = json.dumps(result, indent=1)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        atomic_write_text(args.out, text + "\n")
         log.info("wrote %s", args.out)
     print(text)
     return result

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gymnasium
 
+from imitenvs.core.files import atomic_write_text
 from imitenvs.registry import ENTRIES, EnvEntry, families
 
 HEADER = """# Environment catalogue
@@ -93,7 +94,7 @@ def write_catalogue(root: Path) -> list[Path]:
     """Write ``docs/envs.md`` and the README block under ``root``; returns the paths written."""
     envs_md = root / "docs" / "envs.md"
     envs_md.parent.mkdir(parents=True, exist_ok=True)
-    envs_md.write_text(render_catalogue())
+    atomic_write_text(envs_md, render_catalogue())
     readme = root / "README.md"
-    readme.write_text(replace_readme_block(readme.read_text(), render_family_table()))
+    atomic_write_text(readme, replace_readme_block(readme.read_text(), render_family_table()))
     return [envs_md, readme]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from imitenvs.core.files import atomic_path
 from imitenvs.envs.planar._deps import require
 from imitenvs.envs.planar.geometry import (
     AGENT_RADIUS,
@@ -73,8 +74,8 @@ def _draw_maze(ax: Any) -> None:
 
 def _save(fig: Any, path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, bbox_inches="tight", format=path.suffix.lstrip(".") or None)
     return path
 
 
@@ -199,11 +200,16 @@ def save_gif(frames: np.ndarray, path: str | Path, fps: int = 10) -> Path:
     image_module = require("PIL.Image", "imitenvs.viz GIFs")
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     images = [image_module.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
-    images[0].save(
-        path, save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0
-    )
+    with atomic_path(path) as tmp:
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=max(1, round(1000 / fps)),
+            loop=0,
+        )
     return path
 
 

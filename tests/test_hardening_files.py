@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -191,3 +192,44 @@ def test_exclusive_lock_refuses_a_second_holder(tmp_path: Path) -> None:
         assert proc.returncode != 0 and "another process is writing download" in proc.stderr
     with exclusive_lock(target, "download"):  # free again
         pass
+
+
+def _writers(tmp_path: Path) -> dict:
+    """Each project writer as ``name -> (path, write())``."""
+    from imitenvs.assets import asset_path
+    from imitenvs.data.demos import load_default_demos
+    from imitenvs.motion.clip import load_clip, save_clip
+    from imitenvs.motion.dataset import write_dataset
+    from imitenvs.motion.viewer import write_video
+    from imitenvs.viz import plot_maze, save_gif
+
+    demos = load_default_demos("maze")
+    clip = load_clip(asset_path("motions") / "walk.npz")
+    frames = np.zeros((2, 8, 8, 3), dtype=np.uint8)
+    return {
+        "demos": (tmp_path / "d.npz", lambda p: demos.save(p)),
+        "clip": (tmp_path / "c.npz", lambda p: save_clip(clip, p)),
+        "dataset": (tmp_path / "m.yaml", lambda p: write_dataset(p, [("walk.npz", 1.0)])),
+        "gif": (tmp_path / "g.gif", lambda p: save_gif(frames, p)),
+        "video": (tmp_path / "v.gif", lambda p: write_video(frames, p, 10)),
+        "picture": (tmp_path / "p.png", lambda p: plot_maze(p, [np.zeros((2, 2))])),
+        "torch": (tmp_path / "t.pt", lambda p: save_torch(p, {"x": torch.ones(2)})),
+    }
+
+
+@pytest.mark.parametrize("name", ["demos", "clip", "dataset", "gif", "video", "picture", "torch"])
+def test_every_writer_is_atomic(tmp_path: Path, name: str, monkeypatch) -> None:
+    path, write = _writers(tmp_path)[name]
+    path.write_bytes(b"previous")
+
+    def killed(_fd: int) -> None:
+        raise OSError("disk pulled out during the save")
+
+    monkeypatch.setattr("imitenvs.core.files.os.fsync", killed)
+    with pytest.raises(OSError, match="disk pulled out"):
+        write(path)
+    assert path.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temp file left
+    monkeypatch.undo()
+    write(path)
+    assert path.read_bytes() != b"previous"

@@ -83,6 +83,25 @@ def atomic_writer(path: str | Path, text: bool = False) -> Iterator[IO]:
     _fsync_dir(path.parent)
 
 
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """For writers that need a file *name* (ffmpeg, matplotlib, PIL): yields a temporary
+    sibling path with the same suffix; it is fsync-ed and renamed over ``path`` when the block
+    ends without an exception, and deleted otherwise."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        yield tmp
+        with tmp.open("rb") as written:
+            os.fsync(written.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; returns ``path``."""
     with atomic_writer(path) as out:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from imitenvs.core.files import atomic_writer
+
 FORMAT = "imitenvs-demos"
 FORMAT_VERSION = 1
 DEFAULT_DEMOS = {"maze": "maze_expert.npz", "pusht": "pusht_expert.npz"}
@@ -103,7 +105,6 @@ class DemoDataset:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **self.metadata}
         arrays: dict[str, np.ndarray] = {
             "states": self.states,
@@ -113,7 +114,8 @@ class DemoDataset:
         if self.actions is not None:
             arrays["actions"] = np.asarray(self.actions)
         arrays.update({f"extra/{k}": np.asarray(v) for k, v in self.extras.items()})
-        np.savez_compressed(path, **arrays)
+        with atomic_writer(path) as out:
+            np.savez_compressed(out, **arrays)
         return path
 
     @classmethod

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from imitenvs.core.checks import check_choice
+from imitenvs.core.files import atomic_writer
 from imitenvs.motion.quat import quat_normalize, quat_slerp, wrap_angle
 from imitenvs.motion.skeleton import Skeleton, forward_kinematics
 
@@ -183,8 +184,7 @@ def save_clip(clip: MotionClip, path: str | Path) -> Path:
         "parents": clip.skeleton.parents.astype(np.int64),
         "offsets": clip.skeleton.offsets.astype(np.float64),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with atomic_writer(path) as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for key, value in members.items():
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, value, allow_pickle=False)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from imitenvs.core.files import atomic_write_text
+
 DATASET_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
 
 
@@ -77,6 +79,4 @@ def write_dataset(path: str | Path, entries: list[tuple[str, float]]) -> Path:
     """Write a YAML dataset listing ``(relative file, weight)`` pairs; returns the path."""
     path = Path(path)
     body = {"motions": [{"file": file, "weight": float(weight)} for file, weight in entries]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
-    return path
+    return atomic_write_text(path, yaml.safe_dump(body, sort_keys=False))

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from imitenvs.core.files import atomic_path
 from imitenvs.motion.clip import MotionClip
 from imitenvs.motion.humanoid import HumanoidSpec, load_humanoid
 
@@ -85,13 +86,13 @@ def write_video(frames: Sequence[np.ndarray] | np.ndarray, path: str | Path, fps
     suffix = path.suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
         raise ValueError(f"video file {path.name!r}: suffix must be one of {VIDEO_SUFFIXES}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gif":
         from PIL import Image
 
         images = [Image.fromarray(np.asarray(f)) for f in frames]
-        images[0].save(path, save_all=True, append_images=images[1:], loop=0,
-                       duration=round(1000.0 / fps))  # fmt: skip
+        with atomic_path(path) as tmp:
+            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
+                           duration=round(1000.0 / fps))  # fmt: skip
         return path
     try:
         import imageio_ffmpeg
@@ -100,12 +101,13 @@ def write_video(frames: Sequence[np.ndarray] | np.ndarray, path: str | Path, fps
             "writing .mp4 needs imageio-ffmpeg (pip install imageio-ffmpeg); or write a .gif"
         ) from exc
     height, width = np.asarray(frames[0]).shape[:2]
-    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, quality=7,
-                                         macro_block_size=1)  # fmt: skip
-    writer.send(None)
-    for frame in frames:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
+    with atomic_path(path) as tmp:
+        writer = imageio_ffmpeg.write_frames(str(tmp), (width, height), fps=fps, quality=7,
+                                             macro_block_size=1)  # fmt: skip
+        writer.send(None)
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+        writer.close()
     return path
 
 

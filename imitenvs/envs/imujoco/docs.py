@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from imitenvs.core.files import atomic_write_text
 from imitenvs.envs.imujoco.grid import (
     CATEGORIES,
     GRID,
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stale:
             sys.stderr.write(f"{args.path} is stale; run python -m imitenvs.envs.imujoco.docs\n")
         return int(stale)
-    args.path.write_text(new, encoding="utf-8")
+    atomic_write_text(args.path, new)
     return 0
 
 
