@@ -124,13 +124,17 @@ def train_expert(
     ``learning_starts = min(10_000, max(100, total_steps // 10))`` and a replay buffer of
     ``min(1_000_000, total_steps)``. Checkpoints go to ``<out without .zip>_checkpoints/``
     every ``checkpoint_every`` steps; ``resume`` continues from such a checkpoint (the step
-    counter continues, the replay buffer starts empty).
+    counter and optimizer states continue, the replay buffer starts empty). Checkpoints are
+    read without unpickling (:func:`imitenvs.adapters.sb3_zip.load_sb3_zip`: a crafted zip is
+    a ``ValueError``) and every zip is written atomically.
 
     Returns:
         The saved model's path.
     """
     from stable_baselines3 import SAC
-    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
+    from stable_baselines3.common.callbacks import CallbackList
+
+    from imitenvs.adapters.sb3_zip import AtomicCheckpointCallback, load_sb3_zip, save_sb3_zip
 
     v = parse_variant(variant)
     check_positive_int("total_steps", total_steps)
@@ -138,7 +142,7 @@ def train_expert(
     out = Path(out).with_suffix(".zip")
     env = gymnasium.make(v.env_id)
     if resume is not None:
-        model = SAC.load(resume, env=env, device="cpu")
+        model = load_sb3_zip(resume, algo="sac", env=env, device="cpu", training=True)
         logger.info("resuming from %s at step %d", resume, model.num_timesteps)
     else:
         model = SAC(
@@ -150,7 +154,7 @@ def train_expert(
             buffer_size=min(1_000_000, total_steps),
             verbose=0,
         )
-    checkpoints = CheckpointCallback(
+    checkpoints = AtomicCheckpointCallback(
         save_freq=checkpoint_every,
         save_path=str(out.with_name(f"{out.stem}_checkpoints")),
         name_prefix="sac",
@@ -163,7 +167,6 @@ def train_expert(
         callback=CallbackList(callbacks),
         reset_num_timesteps=resume is None,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
+    save_sb3_zip(model, out)
     env.close()
     return out

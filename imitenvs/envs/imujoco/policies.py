@@ -2,9 +2,10 @@
 
 The original zips (``policies/sac-<variant>.zip``) were saved by Stable-Baselines3 1.x with
 gym, so their pickled observation and action spaces reference the old ``gym`` package, which
-current SB3 cannot unpickle. :func:`load_policy` therefore passes the spaces of the env the
-policy is for (``custom_objects``) and never needs the pickled ones; the network weights are
-plain ``torch`` state dicts and load unchanged.
+current SB3 cannot unpickle. :func:`load_policy` never unpickles anything: it reads the zip
+with :func:`imitenvs.adapters.sb3_zip.load_sb3_zip`, which takes the spaces from the env the
+policy is for, refuses pickled fields SB3 does not write, and reads the network weights (plain
+``torch`` state dicts) with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from imitenvs.envs.imujoco.grid import parse_variant
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = ("sac", "td3", "ddpg", "ppo", "a2c")
+"""Those :mod:`imitenvs.adapters.sb3_zip` rebuilds (kept here: the CLI need not import SB3)."""
 Policy = Callable[[np.ndarray], np.ndarray]
 
 
@@ -35,13 +37,6 @@ def resolve_env_id(name: str) -> str:
     return name
 
 
-def _constant(value: float) -> Callable[[float], float]:
-    def schedule(_progress: float) -> float:
-        return value
-
-    return schedule
-
-
 def load_policy(
     path: str | Path,
     env: gymnasium.Env | None = None,
@@ -52,8 +47,8 @@ def load_policy(
 
     Args:
         path: The zip.
-        env: The env the policy acts in; its spaces replace the pickled ones (needed for the
-            original zips, harmless for ours). ``None`` uses the pickled spaces.
+        env: The env the policy acts in; its spaces are used (the pickled ones are never
+            read). ``None`` rebuilds ``Box`` spaces from the plain values stored beside them.
         algo: SB3 algorithm class (``sac`` for every iMuJoCo policy).
         device: Torch device.
 
@@ -62,27 +57,17 @@ def load_policy(
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: unknown ``algo``, or the zip cannot be loaded as that algorithm.
+        ValueError: unknown ``algo``, the zip cannot be loaded as that algorithm, it holds a
+            pickled field or ``.pth`` that is refused (nothing is executed), or the policy's
+            observation shape differs from the env's.
     """
-    import stable_baselines3
+    from imitenvs.adapters.sb3_zip import load_sb3_zip
 
     check_choice("algo", algo, ALGORITHMS)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"policy file {path} does not exist")
-    custom: dict[str, Any] = {}
-    if env is not None:
-        custom = {
-            "observation_space": env.observation_space,
-            "action_space": env.action_space,
-            "lr_schedule": _constant(0.0),
-            "learning_rate": 0.0,
-        }
-    cls = getattr(stable_baselines3, algo.upper())
-    try:
-        model = cls.load(path, device=device, custom_objects=custom)
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise ValueError(f"cannot load {path} as an SB3 {algo.upper()} model: {exc}") from exc
+    model = load_sb3_zip(path, algo=algo, env=env, device=device)
     if env is not None and model.observation_space.shape != env.observation_space.shape:
         raise ValueError(
             f"{path} expects observations of shape {model.observation_space.shape}, the env "
