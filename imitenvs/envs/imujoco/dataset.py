@@ -12,22 +12,31 @@ loader ignores: ``rewards (N,)``, ``terminated (N,)`` (the step ended the episod
 termination), ``truncated (N,)`` (the episode was cut after this step: the block ended) and
 ``final_observations (E, obs_dim)`` (the observation after the last action of each of the E
 episodes, in order). With them, :func:`split_segments` recovers the exact episodes.
+
+:func:`load_npz` reads nothing but those arrays: before any array is read, the archive's
+member names (``data`` and the optional arrays above; anything else is an error), each
+member's ``.npy`` header (numeric dtypes only: never an object array, so nothing is
+unpickled; a header whose shape does not match the member's size is an error) and the shapes
+(``data`` wide enough for the robot; the per-row arrays as long as ``data``) are checked.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 
 from imitenvs.core.checks import check_positive_int
-from imitenvs.core.files import atomic_writer
+from imitenvs.core.files import CorruptFileError, atomic_writer
 from imitenvs.envs.imujoco.grid import TRAJECTORY_STEPS, Robot, robot_for_env
 
 logger = logging.getLogger(__name__)
@@ -35,6 +44,17 @@ logger = logging.getLogger(__name__)
 DATA_KEY = "data"
 EXTRA_KEYS = ("rewards", "terminated", "truncated", "final_observations")
 RESET_TOLERANCE = 1e-6
+MEMBER_KINDS = {
+    DATA_KEY: "fiu",
+    "rewards": "fiu",
+    "terminated": "biu",
+    "truncated": "biu",
+    "final_observations": "fiu",
+}
+"""numpy dtype kinds each member may have (``b`` bool, ``i``/``u`` integers, ``f`` floats)"""
+MAX_NPZ_BYTES = 4 << 30
+"""most bytes an npz's arrays may hold together (4 GiB; an original file holds ~30 MB)"""
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -100,47 +120,148 @@ def load_npz(path: str | Path, env_name: str) -> ImujocoData:
     """Read an iMuJoCo ``.npz`` (original or ours) for the robot behind ``env_name``.
 
     ``env_name``: ``"Hopper-v3"`` (the original's names), ``"hopper"``, a v5 id, a variant
-    name or an ``imitenvs/iMuJoCo-...`` id.
+    name or an ``imitenvs/iMuJoCo-...`` id. Names, dtypes and shapes are checked before any
+    array is read (see the module docstring).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not an npz archive, no ``data`` array, ``data`` not 2-D or with fewer than
-            ``obs_dim + act_dim`` columns, non-finite values, or inconsistent extra arrays.
+        CorruptFileError: not a zip, or a member that cannot be read (one line naming it).
+        ValueError: no ``data`` array, an unexpected member, a non-numeric dtype, ``data`` not
+            2-D or with fewer than ``obs_dim + act_dim`` columns, arrays whose lengths
+            disagree, non-finite values, or inconsistent extra arrays.
     """
     robot = robot_for_env(env_name)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"iMuJoCo data file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable .npz archive: {exc}") from exc
-    if DATA_KEY not in arrays:
-        raise ValueError(f"{path} has no {DATA_KEY!r} array (it has: {sorted(arrays)})")
-    data = arrays[DATA_KEY]
+    arrays = _read_npz(path, robot)
+    data = arrays.pop(DATA_KEY)
     width = robot.obs_dim + robot.act_dim
-    if data.ndim != 2 or data.shape[1] < width or data.shape[0] == 0:
-        raise ValueError(
-            f"{path}: {DATA_KEY!r} must be a non-empty 2-D array with at least {width} columns "
-            f"({robot.obs_dim} observation + {robot.act_dim} action for {robot.key}), "
-            f"got shape {data.shape}"
-        )
     if not np.all(np.isfinite(data[:, :width])):
         raise ValueError(f"{path}: {DATA_KEY!r} contains NaN or inf")
-    extras = {k: arrays[k] for k in EXTRA_KEYS if k in arrays}
     for key in ("terminated", "truncated"):
-        if key in extras:
-            extras[key] = extras[key].astype(bool)
+        if key in arrays:
+            arrays[key] = arrays[key].astype(bool)
     try:
         return ImujocoData(
             robot=robot,
             observations=data[:, : robot.obs_dim],
             actions=data[:, robot.obs_dim : width],
-            **extras,
+            **arrays,
         )
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from exc
+
+
+def _read_npz(path: Path, robot: Robot) -> dict[str, np.ndarray]:
+    """The arrays of ``path``, by key, once their names, headers and shapes passed."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorruptFileError(f"{path} is not a readable .npz archive: {exc}") from None
+    with zf:
+        headers = _npz_headers(path, zf)
+        _check_shapes(path, headers, robot)
+        arrays = {}
+        for key in headers:
+            try:
+                with zf.open(f"{key}.npy") as handle:
+                    arrays[key] = np.lib.format.read_array(handle, allow_pickle=False)
+            except READ_ERRORS as exc:
+                raise CorruptFileError(f"{path}: member {key!r} is unreadable ({exc})") from None
+    return arrays
+
+
+def _member_keys(path: Path, zf: zipfile.ZipFile) -> list[str]:
+    """The array keys of the archive, after checking that they are the expected ones."""
+    names = zf.namelist()
+    keys = [name.removesuffix(".npy") for name in names]
+    if f"{DATA_KEY}.npy" not in names:
+        raise ValueError(f"{path} has no {DATA_KEY!r} array (it has: {sorted(keys)})")
+    unknown = sorted(
+        {n for n in names if not n.endswith(".npy") or n.removesuffix(".npy") not in MEMBER_KINDS}
+    )
+    if unknown:
+        raise ValueError(
+            f"{path}: unexpected member(s) {unknown}; an iMuJoCo file holds "
+            f"{DATA_KEY}.npy and optionally {', '.join(k + '.npy' for k in EXTRA_KEYS)}"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: duplicate members in {sorted(names)}")
+    return keys
+
+
+def _npz_headers(path: Path, zf: zipfile.ZipFile) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """``key: (shape, dtype)`` from each member's ``.npy`` header; nothing else is read."""
+    headers = {}
+    total = 0
+    for key in _member_keys(path, zf):
+        info = zf.getinfo(f"{key}.npy")
+        try:
+            with zf.open(info) as handle:
+                shape, dtype, offset = _npy_header(handle)
+        except READ_ERRORS as exc:
+            raise CorruptFileError(
+                f"{path}: member {key!r} has no valid .npy header ({exc})"
+            ) from None
+        if dtype.hasobject or dtype.kind not in MEMBER_KINDS[key]:
+            raise ValueError(
+                f"{path}: {key!r} has dtype {dtype}; expected a plain numeric array "
+                f"(kinds {MEMBER_KINDS[key]!r}), refusing to read it"
+            )
+        nbytes = math.prod(shape) * dtype.itemsize
+        if offset + nbytes != info.file_size:
+            raise ValueError(
+                f"{path}: {key!r} declares shape {shape} ({nbytes} bytes) but the member holds "
+                f"{info.file_size - offset} bytes of data"
+            )
+        total += nbytes
+        headers[key] = (shape, dtype)
+    if total > MAX_NPZ_BYTES:
+        raise ValueError(f"{path}: its arrays hold {total} bytes, more than {MAX_NPZ_BYTES}")
+    return headers
+
+
+def _npy_header(handle: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
+    """``(shape, dtype, header length)`` of an ``.npy`` stream (format 1.0 or 2.0)."""
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    if any(d < 0 for d in shape):
+        raise ValueError(f"negative dimension in shape {shape}")
+    return tuple(shape), dtype, handle.tell()
+
+
+def _check_shapes(
+    path: Path, headers: dict[str, tuple[tuple[int, ...], np.dtype]], robot: Robot
+) -> None:
+    """``data`` is 2-D and wide enough for ``robot``; the other arrays fit its length."""
+    shape = headers[DATA_KEY][0]
+    width = robot.obs_dim + robot.act_dim
+    if len(shape) != 2 or shape[1] < width or shape[0] == 0:
+        raise ValueError(
+            f"{path}: {DATA_KEY!r} must be a non-empty 2-D array with at least {width} columns "
+            f"({robot.obs_dim} observation + {robot.act_dim} action for {robot.key}), "
+            f"got shape {shape}"
+        )
+    rows = shape[0]
+    for key in ("rewards", "terminated", "truncated"):
+        if key in headers and headers[key][0] != (rows,):
+            raise ValueError(
+                f"{path}: {key!r} has shape {headers[key][0]}, expected ({rows},): one value "
+                f"per row of {DATA_KEY!r}"
+            )
+    if "final_observations" in headers:
+        final = headers["final_observations"][0]
+        if len(final) != 2 or final[1] != robot.obs_dim or final[0] > rows:
+            raise ValueError(
+                f"{path}: 'final_observations' has shape {final}, expected (E, "
+                f"{robot.obs_dim}) with E <= {rows} episode ends"
+            )
 
 
 def save_npz(path: str | Path, data: ImujocoData) -> Path:
