@@ -228,7 +228,7 @@ def test_energy_checkpoint_round_trip(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a NEAR energy checkpoint"):
         load_energy(tmp_path / "other.pt")
     torch.save({"something": 1}, tmp_path / "unsigned.pt")  # no digest
-    with pytest.raises(CorruptFileError, match="unsigned.pt: no checksum"):
+    with pytest.raises(CorruptFileError, match=r"unsigned\.pt: no checksum"):
         load_energy(tmp_path / "unsigned.pt")
     with pytest.raises(FileNotFoundError):
         load_energy(tmp_path / "missing.pt")

@@ -3,6 +3,8 @@ the shipped expert datasets (deterministic, successful, small) and the ``data`` 
 
 from __future__ import annotations
 
+import json
+
 import gymnasium
 import numpy as np
 import pytest
@@ -44,8 +46,12 @@ def test_npz_round_trip_and_validation(tmp_path) -> None:
     with pytest.raises(IndexError):
         ds.episode(2)
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
-    with pytest.raises(ValueError, match="not an imitenvs demo file"):
+    with pytest.raises(ValueError, match=r"other\.npz: missing array"):
         DemoDataset.load(tmp_path / "other.npz")
+    meta = np.array(json.dumps({"format": "something-else"}))
+    np.savez(tmp_path / "alien.npz", states=ds.states, episode_ends=ds.episode_ends, metadata=meta)
+    with pytest.raises(ValueError, match="not an imitenvs demo file"):
+        DemoDataset.load(tmp_path / "alien.npz")
     with pytest.raises(FileNotFoundError):
         DemoDataset.load(tmp_path / "missing.npz")
 

@@ -136,7 +136,7 @@ def test_bad_files_raise_clear_errors(tmp_path: Path) -> None:
         load_npz(text, "Hopper-v3")
     no_data = tmp_path / "nodata.npz"
     np.savez(no_data, states=np.zeros((10, 14)))
-    with pytest.raises(ValueError, match=r"no 'data' array \(it has: \['states'\]\)"):
+    with pytest.raises(ValueError, match=r"missing array\(s\) \['data'\] \(it has \['states'\]\)"):
         load_npz(no_data, "Hopper-v3")
     flat = tmp_path / "flat.npz"
     np.savez(flat, data=np.zeros(14))

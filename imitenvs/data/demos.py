@@ -20,9 +20,18 @@ from typing import Any
 import numpy as np
 
 from imitenvs.core.files import atomic_writer
+from imitenvs.core.npz import read_npz
 
 FORMAT = "imitenvs-demos"
 FORMAT_VERSION = 1
+NPZ_KINDS = {
+    "states": "fiu",
+    "actions": "fiu",
+    "episode_ends": "iu",
+    "metadata": "U",
+    "extra/*": "biuf",
+}
+"""dtype kinds of each member (``extra/<name>``: any plain numeric array)"""
 DEFAULT_DEMOS = {"maze": "maze_expert.npz", "pusht": "pusht_expert.npz"}
 
 
@@ -129,24 +138,28 @@ class DemoDataset:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"demo file {path} does not exist")
-        with np.load(path, allow_pickle=False) as data:
-            if "metadata" not in data or "states" not in data:
-                raise ValueError(f"{path} is not an imitenvs demo file (keys: {list(data)})")
+        data = read_npz(path, NPZ_KINDS, required=("states", "episode_ends", "metadata"))
+        try:
             meta = json.loads(str(data["metadata"]))
-            if meta.get("format") != FORMAT or meta.get("format_version", 0) > FORMAT_VERSION:
-                raise ValueError(
-                    f"{path}: unsupported format {meta.get('format')!r} "
-                    f"v{meta.get('format_version')}; this reader knows "
-                    f"{FORMAT!r} v{FORMAT_VERSION}"
-                )
-            extras = {k.split("/", 1)[1]: data[k] for k in data if k.startswith("extra/")}
+        except ValueError as exc:
+            raise ValueError(f"{path}: metadata is not JSON ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError(f"{path} is not an imitenvs demo file (format {FORMAT!r})")
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: format {FORMAT!r} v{meta.get('format_version')}; this reader knows "
+                f"v{FORMAT_VERSION}"
+            )
+        try:
             return cls(
                 states=data["states"],
                 episode_ends=data["episode_ends"],
                 actions=data.get("actions"),
-                extras=extras,
+                extras={k.split("/", 1)[1]: v for k, v in data.items() if k.startswith("extra/")},
                 metadata=meta,
             )
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
 
 def default_demo_path(task: str) -> Path:

@@ -39,6 +39,7 @@ import numpy as np
 
 from imitenvs.core.checks import check_choice
 from imitenvs.core.files import atomic_writer
+from imitenvs.core.npz import read_npz
 from imitenvs.motion.quat import quat_normalize, quat_slerp, wrap_angle
 from imitenvs.motion.skeleton import Skeleton, forward_kinematics
 
@@ -48,6 +49,11 @@ _REQUIRED_KEYS = (
     "format_version", "name", "source", "fps", "loop_mode", "root_pos", "root_rot", "local_rot",
     "dof_pos", "dof_names", "body_names", "parents", "offsets",
 )  # fmt: skip
+_KINDS = {
+    "format_version": "iu", "name": "U", "source": "U", "fps": "fiu", "loop_mode": "U",
+    "root_pos": "f", "root_rot": "f", "local_rot": "f", "dof_pos": "f", "dof_names": "U",
+    "body_names": "U", "parents": "iu", "offsets": "f",
+}  # fmt: skip
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: same clip, same bytes
 
 
@@ -201,14 +207,7 @@ def load_clip(path: str | Path) -> MotionClip:
         ValueError: not a canonical clip (missing keys, wrong version, inconsistent arrays).
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable .npz clip ({exc})") from exc
-    missing = [k for k in _REQUIRED_KEYS if k not in arrays]
-    if missing:
-        raise ValueError(f"{path}: not an imitenvs clip, missing keys {missing}")
+    arrays = read_npz(path, _KINDS, required=_REQUIRED_KEYS)
     version = int(arrays["format_version"])
     if version != FORMAT_VERSION:
         raise ValueError(f"{path}: format_version {version}; this imitenvs reads {FORMAT_VERSION}")

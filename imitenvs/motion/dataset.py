@@ -49,7 +49,7 @@ def read_dataset(path: str | Path) -> list[DatasetEntry]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     motions = data.get("motions") if isinstance(data, dict) else None
     if not isinstance(motions, list) or not motions:
         raise ValueError(f"{path}: a dataset needs a non-empty 'motions' list of {{file, weight}}")

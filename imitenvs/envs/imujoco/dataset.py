@@ -24,19 +24,16 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
-import zipfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import torch
 
 from imitenvs.core.checks import check_positive_int
-from imitenvs.core.files import CorruptFileError, atomic_writer
+from imitenvs.core.files import atomic_writer
+from imitenvs.core.npz import read_npz
 from imitenvs.envs.imujoco.grid import TRAJECTORY_STEPS, Robot, robot_for_env
 
 logger = logging.getLogger(__name__)
@@ -54,7 +51,6 @@ MEMBER_KINDS = {
 """numpy dtype kinds each member may have (``b`` bool, ``i``/``u`` integers, ``f`` floats)"""
 MAX_NPZ_BYTES = 4 << 30
 """most bytes an npz's arrays may hold together (4 GiB; an original file holds ~30 MB)"""
-READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -155,85 +151,13 @@ def load_npz(path: str | Path, env_name: str) -> ImujocoData:
 
 def _read_npz(path: Path, robot: Robot) -> dict[str, np.ndarray]:
     """The arrays of ``path``, by key, once their names, headers and shapes passed."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CorruptFileError(f"{path} is not a readable .npz archive: {exc}") from None
-    with zf:
-        headers = _npz_headers(path, zf)
-        _check_shapes(path, headers, robot)
-        arrays = {}
-        for key in headers:
-            try:
-                with zf.open(f"{key}.npy") as handle:
-                    arrays[key] = np.lib.format.read_array(handle, allow_pickle=False)
-            except READ_ERRORS as exc:
-                raise CorruptFileError(f"{path}: member {key!r} is unreadable ({exc})") from None
-    return arrays
-
-
-def _member_keys(path: Path, zf: zipfile.ZipFile) -> list[str]:
-    """The array keys of the archive, after checking that they are the expected ones."""
-    names = zf.namelist()
-    keys = [name.removesuffix(".npy") for name in names]
-    if f"{DATA_KEY}.npy" not in names:
-        raise ValueError(f"{path} has no {DATA_KEY!r} array (it has: {sorted(keys)})")
-    unknown = sorted(
-        {n for n in names if not n.endswith(".npy") or n.removesuffix(".npy") not in MEMBER_KINDS}
+    return read_npz(
+        path,
+        MEMBER_KINDS,
+        required=(DATA_KEY,),
+        check=lambda headers: _check_shapes(path, headers, robot),
+        max_bytes=MAX_NPZ_BYTES,
     )
-    if unknown:
-        raise ValueError(
-            f"{path}: unexpected member(s) {unknown}; an iMuJoCo file holds "
-            f"{DATA_KEY}.npy and optionally {', '.join(k + '.npy' for k in EXTRA_KEYS)}"
-        )
-    if len(set(names)) != len(names):
-        raise ValueError(f"{path}: duplicate members in {sorted(names)}")
-    return keys
-
-
-def _npz_headers(path: Path, zf: zipfile.ZipFile) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """``key: (shape, dtype)`` from each member's ``.npy`` header; nothing else is read."""
-    headers = {}
-    total = 0
-    for key in _member_keys(path, zf):
-        info = zf.getinfo(f"{key}.npy")
-        try:
-            with zf.open(info) as handle:
-                shape, dtype, offset = _npy_header(handle)
-        except READ_ERRORS as exc:
-            raise CorruptFileError(
-                f"{path}: member {key!r} has no valid .npy header ({exc})"
-            ) from None
-        if dtype.hasobject or dtype.kind not in MEMBER_KINDS[key]:
-            raise ValueError(
-                f"{path}: {key!r} has dtype {dtype}; expected a plain numeric array "
-                f"(kinds {MEMBER_KINDS[key]!r}), refusing to read it"
-            )
-        nbytes = math.prod(shape) * dtype.itemsize
-        if offset + nbytes != info.file_size:
-            raise ValueError(
-                f"{path}: {key!r} declares shape {shape} ({nbytes} bytes) but the member holds "
-                f"{info.file_size - offset} bytes of data"
-            )
-        total += nbytes
-        headers[key] = (shape, dtype)
-    if total > MAX_NPZ_BYTES:
-        raise ValueError(f"{path}: its arrays hold {total} bytes, more than {MAX_NPZ_BYTES}")
-    return headers
-
-
-def _npy_header(handle: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
-    """``(shape, dtype, header length)`` of an ``.npy`` stream (format 1.0 or 2.0)."""
-    version = np.lib.format.read_magic(handle)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-    else:
-        raise ValueError(f"unsupported .npy format version {version}")
-    if any(d < 0 for d in shape):
-        raise ValueError(f"negative dimension in shape {shape}")
-    return tuple(shape), dtype, handle.tell()
 
 
 def _check_shapes(

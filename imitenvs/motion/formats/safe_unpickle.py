@@ -70,10 +70,18 @@ def safe_load(stream: BinaryIO) -> Any:
         raise ValueError(f"not a valid pickle: {exc}") from exc
 
 
+def _named(path: str | Path, exc: ValueError) -> ValueError:
+    """``exc`` again (same type), its message prefixed with the file's path, on one line."""
+    return type(exc)(f"{path}: {' '.join(str(exc).split())}")
+
+
 def safe_load_file(path: str | Path) -> Any:
-    """Unpickle a whole ``.pkl`` file safely."""
+    """Unpickle a whole ``.pkl`` file safely (errors name ``path``)."""
     with Path(path).open("rb") as stream:
-        return safe_load(stream)
+        try:
+            return safe_load(stream)
+        except ValueError as exc:
+            raise _named(path, exc) from None
 
 
 def safe_load_npy(path: str | Path) -> Any:
@@ -93,7 +101,10 @@ def safe_load_npy(path: str | Path) -> Any:
         if not dtype.hasobject:
             stream.seek(0)
             return np.lib.format.read_array(stream, allow_pickle=False)
-        payload = safe_load(stream)
+        try:
+            payload = safe_load(stream)
+        except ValueError as exc:
+            raise _named(path, exc) from None
     if isinstance(payload, np.ndarray) and payload.shape == () and tuple(shape) == ():
         return payload.item()
     return payload
