@@ -14,12 +14,15 @@ Adding an environment: write the class (its docstring is the spec), then add an
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import gymnasium
+from gymnasium.envs.registration import EnvSpec, WrapperSpec
 
 NAMESPACE = "imitenvs"
 
@@ -241,24 +244,73 @@ def get_entry(env_id: str) -> EnvEntry:
     raise KeyError(f"unknown env id {env_id!r}.{hint} Run `python -m imitenvs list` for all ids.")
 
 
+def own_time_limit(env: gymnasium.Env) -> gymnasium.Env:
+    """The last step of ``gymnasium.make`` for batched ids: undo its ``TimeLimit``.
+
+    ``gymnasium.make(id, max_episode_steps=K)`` consumes ``K`` itself (the entry point never
+    sees it) and wraps the result in a single-env ``TimeLimit``, which would turn a batch's
+    ``(N,)`` ``truncated`` into one value at step K and never reset the worlds. Registered as
+    the batched ids' only additional wrapper, this moves ``K`` into the env's own per-world
+    ``max_episode_steps`` (and into its spec's kwargs, so ``gymnasium.make(env.spec)`` rebuilds
+    it) and returns the env without the ``TimeLimit``.
+    """
+    if not isinstance(env, gymnasium.wrappers.TimeLimit):
+        return env
+    limit = env._max_episode_steps  # TimeLimit's own record of K (no public accessor)
+    base = env.unwrapped
+    base.max_episode_steps = limit
+    if base.spec is not None:
+        base.spec.kwargs["max_episode_steps"] = limit
+    return env.env
+
+
+_OWN_TIME_LIMIT = WrapperSpec("OwnTimeLimit", f"{__name__}:own_time_limit", {})
+
+
+class BatchedEnvSpec(EnvSpec):
+    """The ``EnvSpec`` of a batched id: :func:`own_time_limit` is its additional wrapper.
+
+    ``gymnasium.make_vec`` deep-copies the spec and refuses additional wrappers beside a
+    ``vector_entry_point`` (and needs none: ``max_episode_steps`` reaches the constructor as a
+    keyword there), so a deep copy is a plain ``EnvSpec`` without it.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> EnvSpec:
+        plain = {
+            f.name: copy.deepcopy(getattr(self, f.name), memo)
+            for f in dataclasses.fields(EnvSpec)
+            if f.init
+        }
+        plain["additional_wrappers"] = ()
+        return EnvSpec(**plain)
+
+
 def register_all() -> None:
-    """Register every entry with gymnasium (idempotent)."""
+    """Register every entry with gymnasium (idempotent).
+
+    Batched ids keep their own per-world counters; gymnasium's single-env wrappers
+    (``TimeLimit``, ``OrderEnforcing``, ``PassiveEnvChecker``) would break them, so they are
+    registered without them (the batched env enforces the call order itself) and with
+    :func:`own_time_limit` as a :class:`BatchedEnvSpec`.
+    """
     for entry in ENTRIES:
         if entry.id in gymnasium.registry:
             continue
-        extra: dict[str, Any] = {}
-        if entry.batched:
-            # Batched objects keep their own per-world counters; gymnasium's single-env
-            # wrappers (TimeLimit, OrderEnforcing, PassiveEnvChecker) would break them.
-            extra = {
-                "vector_entry_point": entry.vector_entry_point,
-                "disable_env_checker": True,
-                "order_enforce": False,
-            }
-        gymnasium.register(
+        if not entry.batched:
+            gymnasium.register(
+                id=entry.id,
+                entry_point=entry.entry_point,
+                kwargs=dict(entry.kwargs),
+                max_episode_steps=entry.max_episode_steps,
+            )
+            continue
+        gymnasium.registry[entry.id] = BatchedEnvSpec(
             id=entry.id,
             entry_point=entry.entry_point,
             kwargs=dict(entry.kwargs),
-            max_episode_steps=None if entry.batched else entry.max_episode_steps,
-            **extra,
+            max_episode_steps=None,
+            order_enforce=False,
+            disable_env_checker=True,
+            additional_wrappers=(_OWN_TIME_LIMIT,),
+            vector_entry_point=entry.vector_entry_point,
         )

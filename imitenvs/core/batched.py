@@ -2,16 +2,27 @@
 ``gymnasium.Env``, so ``gymnasium.make(id, num_envs=N)`` and ``gymnasium.make_vec(id,
 num_envs=N)`` return the same natively batched env.
 
-Contract (every batched id follows it):
+Contract (every batched id follows it; ``docs/architecture.md`` has it as a table):
 
-- ``step(actions)`` takes ``(N, *single_action_shape)`` and returns
+- ``step(actions)`` takes ``(N, *single_action_shape)`` as a numpy array, a torch tensor (any
+  device; moved to the env's) or a nested list, and returns
   ``obs (N, ...)``, ``reward (N,)``, ``terminated (N,)``, ``truncated (N,)``, ``info``.
-  NaN/inf actions raise ``ValueError``; actions are clipped to the action space.
+  NaN/inf actions raise ``ValueError`` naming the worlds; actions are clipped to the space.
+- Call order: ``step()`` before the first ``reset()`` raises ``gymnasium.error.ResetNeeded``;
+  ``step()`` or ``reset()`` after ``close()`` raises ``gymnasium.error.ClosedEnvironmentError``
+  (the env enforces this itself: batched ids are registered without ``OrderEnforcing``).
+- ``reset(seed=s)``: ``s`` is an integer >= 0 or ``None``; ``options={"reset_mask": m}`` resets
+  only the worlds where ``m`` (bool, shape ``(N,)``) is true, after a first full reset.
+  Everything is checked before any generator is touched.
+- ``num_envs`` is at most :data:`MAX_NUM_ENVS` and at most what the device's available memory
+  holds at the task's estimated bytes per world (:func:`check_num_envs`), checked before
+  allocating. ``device="cuda"`` without CUDA is a ``ValueError`` (:func:`check_device`).
 - Autoreset is SAME_STEP: a finished world is reset inside ``step``; its last observation is
   ``info["final_obs"][i]`` where ``info["_final_obs"][i]`` is true (``final_obs`` is a full
   ``(N, ...)`` array; rows of unfinished worlds hold their current observation).
 - ``truncated`` marks time-outs (bootstrap the value), ``terminated`` marks failures. Each world
-  keeps its own step counter; no gymnasium ``TimeLimit`` is ever put on a batch.
+  keeps its own step counter (``max_episode_steps``); no gymnasium ``TimeLimit`` is ever put on
+  a batch: ``gymnasium.make(id, num_envs=N, max_episode_steps=K)`` sets the per-world limit.
 - ``info["reward_terms"]``: ``{name: (N,)}``, the named terms that sum to the reward.
   ``info["diverged"]``: ``(N,)`` bool, worlds whose physics blew up this step; they were reset
   and their episode ends as truncated (no bootstrap through garbage is possible either way).
@@ -24,16 +35,108 @@ Subclasses implement four hooks on torch tensors: :meth:`BatchedEnv._reset_world
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium
 import numpy as np
 import torch
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from imitenvs.core.checks import check_positive_int
+from imitenvs.core.checks import (
+    CallOrder,
+    check_box_action,
+    check_positive_int,
+    check_seed,
+    is_tensor,
+)
+
+#: Hard upper bound on ``num_envs`` of every batched env, whatever the memory.
+MAX_NUM_ENVS = 1 << 20
+#: The estimate of a MuJoCo world's memory counts this share of MjData's arena (the arena is
+#: reserved, not touched; measured on the humanoid's CPU backend: 280 KB per world, estimate
+#: 45 KB buffer + 15 MB / 64 = 290 KB).
+ARENA_SHARE = 64
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` that exists on this machine.
+
+    Raises:
+        ValueError: not a device name, CUDA asked for without CUDA (or with too few GPUs),
+            or another device type torch cannot allocate on.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device={device!r} is not a torch device ('cpu', 'cuda', ...)") from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} needs CUDA, but torch.cuda.is_available() is False here "
+                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}); "
+                "use device='cpu'"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} GPU(s) here")
+    elif dev.type != "cpu":
+        try:
+            torch.empty(0, device=dev)
+        except (RuntimeError, AssertionError) as e:
+            raise ValueError(f"device={device!r} is not usable here: {e}") from e
+    return dev
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for new allocations on ``device``: CUDA's free memory, or the host's
+    ``MemAvailable`` (``/proc/meminfo``; free pages from ``sysconf`` without it); ``None``
+    where neither is known."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return None
+
+
+def check_num_envs(num_envs: Any, bytes_per_world: int, device: torch.device) -> int:
+    """``num_envs`` as ``int`` if it is in ``[1, bound]``, where the bound is
+    ``min(MAX_NUM_ENVS, available_memory(device) // bytes_per_world)``.
+
+    Raises:
+        ValueError: not a positive integer, or above the bound (the message names both).
+    """
+    n = check_positive_int("num_envs", num_envs)
+    free = available_memory(device)
+    by_memory = MAX_NUM_ENVS if free is None else free // max(int(bytes_per_world), 1)
+    bound = min(MAX_NUM_ENVS, by_memory)
+    if n > bound:
+        memory = "unknown" if free is None else f"{free / 2**30:.2f} GiB"
+        raise ValueError(
+            f"num_envs={n} exceeds the bound {bound} on {device}: min(MAX_NUM_ENVS="
+            f"{MAX_NUM_ENVS}, available memory {memory} / ~{bytes_per_world / 2**10:.1f} KiB "
+            "per world)"
+        )
+    return n
+
+
+def mujoco_world_bytes(model: Any) -> int:
+    """Estimated bytes of one MuJoCo world: MjData's buffer plus ``1/ARENA_SHARE`` of its
+    arena (what a batched backend holds per world; see :data:`ARENA_SHARE`)."""
+    import mujoco
+
+    data = mujoco.MjData(model)
+    return int(data.nbuffer) + int(data.narena) // ARENA_SHARE
 
 
 @dataclass
@@ -56,15 +159,21 @@ class WorldStep:
     truncated: torch.Tensor | None = None
 
 
-class BatchedEnv(VectorEnv, gymnasium.Env):
+class BatchedEnv(CallOrder, VectorEnv, gymnasium.Env):
     """Base class of natively batched envs (see the module docstring for the contract).
 
     Args:
-        num_envs: number of worlds N (> 0).
+        num_envs: number of worlds N, in ``[1, bound]`` (:func:`check_num_envs`).
         single_observation_space: one world's observation space (a ``Box``).
         single_action_space: one world's action space (a ``Box``).
-        max_episode_steps: per-world time limit in control steps.
+        max_episode_steps: per-world time limit in control steps (settable later).
         device: torch device of the task state (``"cpu"`` gives numpy outputs).
+        world_bytes: estimated bytes a subclass allocates per world beyond this class's
+            buffers (physics, task state; e.g. :func:`mujoco_world_bytes`), for the memory
+            bound on ``num_envs``.
+
+    Entry points of batched ids must accept ``max_episode_steps`` as a keyword (the registry
+    passes ``gymnasium.make(..., max_episode_steps=K)`` on to it).
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -76,10 +185,12 @@ class BatchedEnv(VectorEnv, gymnasium.Env):
         single_action_space: gymnasium.spaces.Box,
         max_episode_steps: int,
         device: str | torch.device = "cpu",
+        world_bytes: int = 0,
     ) -> None:
-        self.num_envs = check_positive_int("num_envs", num_envs)
-        self.max_episode_steps = check_positive_int("max_episode_steps", max_episode_steps)
-        self.device = torch.device(device)
+        self.device = check_device(device)
+        own = 4 * (3 * _size(single_observation_space) + 2 * _size(single_action_space)) + 64
+        self.num_envs = check_num_envs(num_envs, own + world_bytes, self.device)
+        self.max_episode_steps = max_episode_steps
         self.single_observation_space = single_observation_space
         self.single_action_space = single_action_space
         self.observation_space = batch_space(single_observation_space, self.num_envs)
@@ -90,6 +201,15 @@ class BatchedEnv(VectorEnv, gymnasium.Env):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(np.random.SeedSequence().generate_state(1)[0]))
         self._all = torch.arange(self.num_envs, device=self.device)
+
+    @property
+    def max_episode_steps(self) -> int:
+        """Per-world time limit in control steps (a positive integer)."""
+        return self._max_episode_steps
+
+    @max_episode_steps.setter
+    def max_episode_steps(self, value: int) -> None:
+        self._max_episode_steps = check_positive_int("max_episode_steps", value)
 
     # ---- hooks --------------------------------------------------------------------------
     def _reset_worlds(self, ids: torch.Tensor) -> None:
@@ -112,17 +232,30 @@ class BatchedEnv(VectorEnv, gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset every world, or only ``options["reset_mask"]`` (``(N,)`` bool)."""
+        """Reset every world, or only ``options["reset_mask"]`` (``(N,)`` bool).
+
+        Raises:
+            ValueError: ``seed`` is not an integer >= 0 or None, or ``reset_mask`` is not a
+                bool array of shape ``(N,)`` (checked before any generator is touched).
+            gymnasium.error.ResetNeeded: a ``reset_mask`` before the first full reset.
+            gymnasium.error.ClosedEnvironmentError: the env is closed.
+        """
+        self._check_reset()
+        seed = check_seed(seed)
+        mask = self._reset_mask(None if options is None else options.get("reset_mask"))
+        if mask is not None and self._call_order != "ready":
+            raise ResetNeeded("reset(options={'reset_mask': ...}) needs a full reset() first")
         if seed is not None:
-            self.generator.manual_seed(int(seed))
-            self._np_random, self._np_random_seed = gymnasium.utils.seeding.np_random(int(seed))
-        mask = None if options is None else options.get("reset_mask")
-        ids = self._all if mask is None else self._all[self._as_tensor(mask).bool()]
+            self.generator.manual_seed(seed)
+            self._np_random, self._np_random_seed = gymnasium.utils.seeding.np_random(seed)
+        ids = self._all if mask is None else self._all[mask]
         self._reset_worlds(ids)
         self.episode_steps[ids] = 0
+        self._mark_ready()
         return self._out(self._observe()), {}
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        self._check_step()
         action = self._check_action(actions)
         result = self._step_worlds(action)
         self.episode_steps += 1
@@ -167,18 +300,34 @@ class BatchedEnv(VectorEnv, gymnasium.Env):
         return torch.as_tensor(x, device=self.device)
 
     def _check_action(self, actions: Any) -> torch.Tensor:
-        action = self._as_tensor(actions).to(torch.float32)
+        """``actions`` (numpy, torch on any device, nested lists) as checked, clipped float32."""
+        try:
+            action = self._as_tensor(actions).to(torch.float32)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"actions {actions!r:.80} are not an array of numbers") from e
         expected = (self.num_envs, *self.single_action_space.shape)
-        if tuple(action.shape) != expected:
-            raise ValueError(f"actions have shape {tuple(action.shape)}, expected {expected}")
-        if not bool(torch.isfinite(action).all()):
-            bad = self._all[~torch.isfinite(action).reshape(self.num_envs, -1).all(1)]
-            raise ValueError(f"actions contain NaN or inf for worlds {bad.tolist()[:10]}")
-        return torch.clamp(action, self._action_low, self._action_high)
+        return check_box_action(action, self._action_low, self._action_high, expected)
+
+    def _reset_mask(self, mask: Any) -> torch.Tensor | None:
+        """``options["reset_mask"]`` as an ``(N,)`` bool tensor on the env's device."""
+        if mask is None:
+            return None
+        x = mask if is_tensor(mask) else np.asarray(mask)
+        is_bool = x.dtype == (torch.bool if is_tensor(x) else np.bool_)
+        if tuple(x.shape) != (self.num_envs,) or not is_bool:
+            raise ValueError(
+                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},), got "
+                f"shape {tuple(x.shape)} and dtype {x.dtype}"
+            )
+        return self._as_tensor(x)
 
     def _out(self, x: torch.Tensor) -> Any:
         """numpy on CPU devices (zero-copy where possible), torch elsewhere."""
         return x.numpy() if self.device.type == "cpu" else x
+
+
+def _size(space: gymnasium.spaces.Space) -> int:
+    return int(np.prod(space.shape or (1,)))
 
 
 class SingleWorldEnv(gymnasium.Env):
@@ -186,7 +335,10 @@ class SingleWorldEnv(gymnasium.Env):
 
     ``gymnasium.make(id)`` returns this for batched ids: it passes
     ``gymnasium.utils.env_checker.check_env``. The episode ends at the batch's own time limit
-    (``truncated``); the observation returned on the last step is the world's final one.
+    (``truncated``; ``max_episode_steps`` reads and sets it); the observation returned on the
+    last step is the world's final one. It follows the batched contract for one world: actions
+    as numpy arrays, torch tensors or lists, clipped, NaN/inf refused, ``step()`` before
+    ``reset()`` or after ``close()`` refused (by the batch), seeds integers >= 0 or ``None``.
     """
 
     def __init__(self, batch: BatchedEnv) -> None:
@@ -198,7 +350,15 @@ class SingleWorldEnv(gymnasium.Env):
         self.metadata = {**type(batch).metadata}
         self.metadata.pop("autoreset_mode", None)
         self.render_mode = getattr(batch, "render_mode", None)
-        self.max_episode_steps = batch.max_episode_steps
+
+    @property
+    def max_episode_steps(self) -> int:
+        """The batch's time limit."""
+        return self.batch.max_episode_steps
+
+    @max_episode_steps.setter
+    def max_episode_steps(self, value: int) -> None:
+        self.batch.max_episode_steps = value
 
     @property
     def stochastic_reset(self) -> bool:
@@ -207,12 +367,14 @@ class SingleWorldEnv(gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
+        seed = check_seed(seed)
         obs, info = self.batch.reset(seed=seed, options=options)
+        super().reset(seed=seed)
         return self._first(obs), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.batch.step(np.asarray(action)[None])
+        one = action if is_tensor(action) else np.asarray(action)
+        obs, reward, terminated, truncated, info = self.batch.step(one[None])
         done = bool(terminated[0]) or bool(truncated[0])
         if done:
             obs = info["final_obs"]

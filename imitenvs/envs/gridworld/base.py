@@ -21,7 +21,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from imitenvs.core.checks import check_choice, check_discrete_action
+from imitenvs.core.checks import CallOrder, check_choice, check_discrete_action
 from imitenvs.envs.gridworld.mdp import StateTable, TabularMDP, build_mdp
 from imitenvs.envs.gridworld.render import Canvas, layers_to_pixels
 
@@ -129,8 +129,14 @@ class GridSpec(Generic[S]):
     obs_type: str = "grid"
 
 
-class GridworldEnv(gymnasium.Env[Any, np.int64], Generic[S], ABC):
-    """Base class of the RLSP gridworlds; see the problem classes for the per-problem spec."""
+class GridworldEnv(CallOrder, gymnasium.Env[Any, np.int64], Generic[S], ABC):
+    """Base class of the RLSP gridworlds; see the problem classes for the per-problem spec.
+
+    Actions: an integer in ``[0, 5)`` as a Python or numpy int, a one-element integer array,
+    list or torch tensor; anything else raises ``ValueError``. ``step()`` before ``reset()`` (or
+    ``set_state``) raises ``gymnasium.error.ResetNeeded``, and after ``close()``
+    ``gymnasium.error.ClosedEnvironmentError``.
+    """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
     #: The initial state is fixed (seeds change only the Apples regrowth draws).
@@ -285,6 +291,7 @@ class GridworldEnv(gymnasium.Env[Any, np.int64], Generic[S], ABC):
             ValueError: not a state of this problem (wrong type, invalid or out of range).
         """
         self._state = self._resolve_state(state)
+        self._mark_ready()
 
     def _resolve_state(self, state: S | int) -> S:
         table = self.state_table
@@ -317,13 +324,16 @@ class GridworldEnv(gymnasium.Env[Any, np.int64], Generic[S], ABC):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start from the spec's initial state, or from ``options["state"]`` (state or index)."""
+        self._check_reset()
         super().reset(seed=seed)
         start = (options or {}).get("state")
         self._state = self.problem_spec.init_state if start is None else self._resolve_state(start)
+        self._mark_ready()
         return self.observe(self._state), {"features": self.features(self._state)}
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Sample the next state; reward = features(next state) . reward weights. Never ends."""
+        self._check_step()
         a = check_discrete_action(action, self.n_actions)
         outcomes = self.transitions(self._state, a)
         if len(outcomes) == 1:

@@ -18,7 +18,7 @@ import mujoco
 import numpy as np
 import torch
 
-from imitenvs.core.batched import BatchedEnv, WorldStep
+from imitenvs.core.batched import BatchedEnv, WorldStep, check_device, mujoco_world_bytes
 from imitenvs.core.checks import check_choice, check_positive_int
 from imitenvs.envs.humanoid.config import HumanoidConfig
 from imitenvs.envs.humanoid.control import PdActionMap
@@ -33,6 +33,7 @@ from imitenvs.sim.base import BACKENDS
 CONTROL_HZ = 30
 MIN_PHYSICS_HZ = 120
 RENDER_SIZE = (240, 320)  # (height, width) of rgb_array frames
+TASK_ROWS = 16  # observation-sized float32 rows of task state per world (memory estimate)
 _TIME_SAMPLING = {"Default": "start", "Start": "start", "WeightedRandom": "beta"}
 # Lowest point of a geom below its centre: radius + sum_i |R[2, i]| * half_extent_i.
 _GEOM_EXTENT = {
@@ -60,8 +61,11 @@ class HumanoidEnv(BatchedEnv):
     """Natively batched AMP humanoid on MuJoCo (see the task classes for the full spec).
 
     Args:
-        num_envs: number of worlds N.
-        device: torch device of the task maths and outputs (``"cpu"``: numpy outputs).
+        num_envs: number of worlds N, at most ``MAX_NUM_ENVS`` and what the available memory
+            holds at ``mujoco_world_bytes(model)`` plus the task rows per world
+            (:func:`imitenvs.core.batched.check_num_envs`), checked before allocating.
+        device: torch device of the task maths and outputs (``"cpu"``: numpy outputs);
+            ``"cuda"`` without CUDA is a ``ValueError``.
         backend: physics backend (:mod:`imitenvs.sim`): ``"auto"`` (``"warp"`` when ``device``
             is CUDA, else ``"cpu"``), ``"cpu"`` (``mujoco.batch``, float64, on CPU threads
             whatever ``device`` is) or ``"warp"`` (MuJoCo Warp on ``device``, float32; with
@@ -71,7 +75,11 @@ class HumanoidEnv(BatchedEnv):
         torch_threads: torch intra-op threads while the env runs (0: leave torch's setting).
             One by default: the task maths works on small tensors, and idle OpenMP workers
             spinning beside the physics threads slow the physics down (restored on return).
-        **kwargs: task options, the fields of :attr:`config_cls`.
+        **kwargs: task options, the fields of :attr:`config_cls` (``max_episode_steps``
+            among them: ``gymnasium.make(id, num_envs=N, max_episode_steps=K)`` sets it).
+
+    Actions, seeds, ``reset_mask`` and the call order follow the batched contract
+    (:mod:`imitenvs.core.batched`).
     """
 
     metadata: dict[str, Any] = {
@@ -106,7 +114,7 @@ class HumanoidEnv(BatchedEnv):
         self.config = self.config_cls.from_kwargs(kwargs)
         self.humanoid = load_humanoid()
         self.model = mujoco.MjModel.from_xml_path(str(self.humanoid.xml_path))
-        device = torch.device(device)
+        device = check_device(device)
         self.character_obs = CharacterObservation(self.humanoid, device)
         box = gymnasium.spaces.Box
         obs_dim = self.character_obs.dim + self.task_obs_dim
@@ -116,6 +124,7 @@ class HumanoidEnv(BatchedEnv):
             box(-1.0, 1.0, (self.humanoid.num_dofs,), np.float32),
             self.config.max_episode_steps,
             device,
+            world_bytes=mujoco_world_bytes(self.model) + TASK_ROWS * 4 * obs_dim,
         )
         self.render_mode = render_mode
         self.substeps = self._substeps(self.model.opt.timestep)

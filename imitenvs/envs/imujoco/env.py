@@ -24,6 +24,14 @@ Differences from the v3 envs (mujoco-py) the original data and policies come fro
   ``seed()``; ``info`` carries the reward terms (``reward_forward``, ``reward_ctrl``,
   ``reward_survive``). The 1000-step limit is the registry's ``max_episode_steps``.
 
+Actions and call order (the contract every imitenvs env follows; a thin check in front of
+gymnasium's ``step``, not a fork of its envs): a numpy array, torch tensor (any device) or list
+of the action shape; NaN/inf raise ``ValueError`` naming the value (gymnasium would feed them to
+MuJoCo, which resets and warns). Finite actions pass unchanged, as in v5: MuJoCo clamps ``ctrl``
+to the actuators' ``ctrlrange`` and the control cost uses the action as given. ``step()`` before
+``reset()`` raises ``gymnasium.error.ResetNeeded``, and ``step()`` or ``reset()`` after
+``close()`` ``gymnasium.error.ClosedEnvironmentError``.
+
 Headless rendering: offscreen ``render_mode`` on a Linux machine without a display defaults
 ``MUJOCO_GL`` to ``egl`` (set ``MUJOCO_GL=osmesa`` yourself for software rendering).
 """
@@ -32,11 +40,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
 from gymnasium.utils import EzPickle
 
+from imitenvs.core.checks import CallOrder, box_action
 from imitenvs.core.render import default_headless_gl
 from imitenvs.envs.imujoco.grid import Variant, parse_variant
 from imitenvs.envs.imujoco.mjcf import variant_xml_path
@@ -76,8 +86,9 @@ V3_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-class _VariantEnv:
-    """Shared constructor: parse the variant, write its XML, pin the v3 settings."""
+class _VariantEnv(CallOrder):
+    """Shared constructor (parse the variant, write its XML, pin the v3 settings) and the
+    action and call-order checks in front of gymnasium's ``reset``/``step``."""
 
     robot: ClassVar[str]
     variant: Variant
@@ -96,6 +107,19 @@ class _VariantEnv:
         settings = {**V3_SETTINGS[self.robot], **kwargs}
         super().__init__(xml_file=str(variant_xml_path(variant)), **settings)
         EzPickle.__init__(self, variant, **kwargs)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        self._check_reset()
+        out = super().reset(seed=seed, options=options)  # type: ignore[misc]
+        self._mark_ready()
+        return out
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._check_step()
+        space = self.action_space  # type: ignore[attr-defined]
+        return super().step(box_action(action, space.low, space.high, clip=False))  # type: ignore[misc]
 
 
 class IMuJoCoHopperEnv(_VariantEnv, HopperEnv):

@@ -11,7 +11,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from imitenvs.core.checks import check_choice, check_positive_int
+from imitenvs.core.checks import CallOrder, box_action, check_choice, check_positive_int
 from imitenvs.core.render import FrameRenderMixin
 from imitenvs.envs.planar.geometry import (
     AGENT_RADIUS,
@@ -58,7 +58,7 @@ class MazeState:
     last_target: np.ndarray | None = None
 
 
-class MazeEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
+class MazeEnv(CallOrder, FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
     """NEAR's maze: a disc driven to absolute target points must reach a goal past an L-shaped wall.
 
     A faithful port of ``MazeEnv`` from NEAR (``isaacgymenvs/custom_envs/maze_env.py``, the
@@ -97,6 +97,11 @@ class MazeEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
     ``options={"state": (x, y)}`` (NEAR's ``reset_to_state``). ``info`` has ``pos_agent``,
     ``target`` (after a step), ``distance_to_goal``, ``is_success`` and ``reward_terms``.
 
+    Actions: a numpy array, torch tensor or list of 2 numbers, clipped to [-1, 1] (so targets
+    stay in the arena); NaN/inf raise ``ValueError``. ``step()`` before ``reset()`` (or
+    ``set_state``) raises ``gymnasium.error.ResetNeeded``, and after ``close()``
+    ``gymnasium.error.ClosedEnvironmentError``.
+
     Args:
         render_mode: ``None``, ``"rgb_array"`` (frames of ``render_size`` pixels) or ``"human"``
             (a matplotlib window, drawn on every ``reset`` and ``step``).
@@ -105,7 +110,8 @@ class MazeEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
 
     Version history:
         v0: initial port of NEAR de07395 (pymunk 6.6 law; NEAR's own demos were recorded with
-        older teleoperation dynamics, see ``docs/planar.md``).
+        older teleoperation dynamics, see ``docs/planar.md``). Fix within v0: out-of-range
+        actions are clipped to [-1, 1] as documented (they used to move targets off the arena).
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
@@ -174,6 +180,7 @@ class MazeEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        self._check_reset()
         super().reset(seed=seed)
         state = (options or {}).get("state")
         if state is None:
@@ -185,12 +192,12 @@ class MazeEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
         self._target = None
         self._place(start)
         self._render_human()
+        self._mark_ready()
         return self._obs(), self._info()
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != (2,) or not np.all(np.isfinite(a)):
-            raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}")
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._check_step()
+        a = box_action(action, self.action_space.low, self.action_space.high)
         self._target = unnormalise_action(a)
         self._recent.append((self._pos[0], self._pos[1]))
         self._run_action(self._target)
@@ -238,6 +245,7 @@ class MazeEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
         recent = np.asarray(state.recent_positions, dtype=np.float64).reshape(-1, 2)
         self._recent = deque((tuple(p) for p in recent), maxlen=HISTORY)
         self._target = None if state.last_target is None else np.array(state.last_target)
+        self._mark_ready()
         return self._obs()
 
     def distance_to_goal(self) -> float:

@@ -9,7 +9,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from imitenvs.core.checks import check_choice, check_positive_int
+from imitenvs.core.checks import CallOrder, box_action, check_choice, check_positive_int
 from imitenvs.core.render import FrameRenderMixin
 from imitenvs.envs.planar import pusht_sim
 from imitenvs.envs.planar.geometry import (
@@ -63,7 +63,7 @@ class PushTState:
     last_target: np.ndarray | None = None
 
 
-class PushTEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
+class PushTEnv(CallOrder, FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
     """NEAR's PushT: push a T-shaped block onto a fixed goal pose with a kinematic disc.
 
     A port of ``PushTEnv`` from NEAR (``isaacgymenvs/custom_envs/pusht_env.py``), itself
@@ -112,6 +112,11 @@ class PushTEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
     ``info``: ``pos_agent``, ``vel_agent``, ``block_pose``, ``goal_pose``, ``n_contacts``,
     ``coverage``, ``reward_threshold``, ``is_success``, ``reward_terms``.
 
+    Actions: a numpy array, torch tensor or list of 2 numbers, clipped to [-1, 1] (so targets
+    stay in the arena); NaN/inf raise ``ValueError``. ``step()`` before ``reset()`` (or
+    ``set_state``) raises ``gymnasium.error.ResetNeeded``, and after ``close()``
+    ``gymnasium.error.ClosedEnvironmentError``.
+
     Args:
         render_mode: ``None``, ``"rgb_array"`` or ``"human"`` (a matplotlib window, drawn on
             every ``reset`` and ``step``).
@@ -120,7 +125,9 @@ class PushTEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
         reward: ``"near"`` or ``"coverage"``.
 
     Version history:
-        v0: initial port of NEAR de07395 / Diffusion Policy (pymunk 6).
+        v0: initial port of NEAR de07395 / Diffusion Policy (pymunk 6). Fix within v0:
+        out-of-range actions are clipped to [-1, 1] as documented (they used to move targets
+        off the arena).
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
@@ -158,6 +165,7 @@ class PushTEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        self._check_reset()
         super().reset(seed=seed)
         state = (options or {}).get("state")
         if state is None:
@@ -178,12 +186,12 @@ class PushTEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
         self._target = None
         self._coverage = self._sim.coverage(self.goal_pose)
         self._render_human()
+        self._mark_ready()
         return self._obs(), self._info(n_contacts=0)
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != (2,) or not np.all(np.isfinite(a)):
-            raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}")
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._check_step()
+        a = box_action(action, self.action_space.low, self.action_space.high)
         self._target = unnormalise_action(a)
         n_contacts = self._sim.run_action(self._target)
         self._coverage = self._sim.coverage(self.goal_pose)
@@ -244,6 +252,7 @@ class PushTEnv(FrameRenderMixin, gymnasium.Env[np.ndarray, np.ndarray]):
         self._steps = int(state.elapsed_steps)
         self._target = None if state.last_target is None else np.array(state.last_target)
         self._coverage = self._sim.coverage(self.goal_pose)
+        self._mark_ready()
         return self._obs()
 
     @property
