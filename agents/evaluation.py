@@ -55,12 +55,15 @@ from imitenvs.agents.amp import AMPConfig, Discriminator, style_reward
 from imitenvs.agents.episode import run_episode
 from imitenvs.agents.ppo import PPO, PPOConfig
 from imitenvs.agents.runner import RunConfig, read_checkpoint
+from imitenvs.assets import asset_path
+from imitenvs.core.files import load_torch, save_torch
 from imitenvs.envs.humanoid.obs import AMP_OBS_SLICES, heading_cos_sin, to_heading_frame
 from imitenvs.motion import MotionState
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
 """One observation ``(O,)`` -> one action ``(A,)`` (numpy)."""
 KEY_POS = AMP_OBS_SLICES["key_pos"]
+ROOT_VEL_X = AMP_OBS_SLICES["root_vel"].start  # forward component of the root velocity
 """Where the key-body features sit in a humanoid observation (``obs[93:105]``)."""
 _DTW_MAX_BLOCK = 4_000_000  # floats per block of the pairwise-distance computation
 
@@ -255,6 +258,61 @@ def episode_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def reference_forward_speed(batch: Any, clip: int) -> float:
+    """Mean forward speed of clip ``clip`` (m/s): the root velocity along the root's heading,
+    averaged over the clip's frames at the control rate (one loop of a looping clip)."""
+    length = float(batch.motion.clip_lengths[clip])
+    count = max(2, math.floor(length / batch.dt + 1e-6) + 1)
+    times = torch.arange(count, device=batch.device, dtype=torch.float32) * batch.dt
+    ids = torch.full((count,), clip, device=batch.device, dtype=torch.int64)
+    state = batch.reference_state(ids, times)
+    cos_h, sin_h = heading_cos_sin(state.root_rot)
+    return float(to_heading_frame(state.root_vel[:, None], cos_h, sin_h)[:, 0, 0].mean())
+
+
+def forward_speed(observations: np.ndarray) -> float:
+    """Mean forward speed (m/s) of a humanoid episode from its observations ``(T + 1, O)``: the
+    root velocity along the heading, ``obs[7]`` of the character observation."""
+    return float(np.asarray(observations)[:, ROOT_VEL_X].mean())
+
+
+WALK_CRITERIA = {"full_episodes": 0.9, "speed_tolerance": 0.25, "dtw_pose_rmse": 0.10}
+""""walks" (``examples/evaluate.py``): at least 90 % of episodes run their full length without
+a termination; the mean forward speed is within 25 % of the clip's; DTW pose RMSE <= 0.10 m"""
+
+
+def episode_limit(env_id: str, env_kwargs: dict[str, Any] | None = None) -> int | None:
+    """The per-episode step limit of ``env_id``: the registered one, else a batched env's own
+    per-world limit (``None``: unlimited)."""
+    env = gymnasium.make(env_id, **(env_kwargs or {}))
+    try:
+        limit = env.spec.max_episode_steps if env.spec is not None else None
+        batch = getattr(env.unwrapped, "batch", None)
+        return limit if limit is not None else getattr(batch, "max_episode_steps", None)
+    finally:
+        env.close()
+
+
+def walk_verdict(result: dict[str, Any], max_steps: int) -> dict[str, Any]:
+    """The three :data:`WALK_CRITERIA` checks of a :func:`humanoid_pose_error` result."""
+    full = float(np.mean([n >= max_steps for n in result["lengths"]]))
+    speed, target = result["forward_speed"]["mean"], result["clip_forward_speed"]
+    ratio = speed / target if abs(target) > 1e-9 else float("nan")
+    rmse = result["dtw_pose_rmse"]["mean"]
+    checks = {
+        "full_episodes": full >= WALK_CRITERIA["full_episodes"],
+        "speed": abs(ratio - 1.0) <= WALK_CRITERIA["speed_tolerance"],
+        "dtw_pose_rmse": rmse <= WALK_CRITERIA["dtw_pose_rmse"],
+    }
+    return {
+        "full_episode_fraction": full,
+        "speed_ratio": ratio,
+        "dtw_pose_rmse": rmse,
+        "checks": checks,
+        "walks": all(checks.values()),
+    }
+
+
 def humanoid_pose_error(
     policy_fn: PolicyFn,
     env_id: str,
@@ -271,9 +329,11 @@ def humanoid_pose_error(
     minimum over clips.
 
     Returns:
-        :func:`episode_summary` plus ``dtw_pose_error`` and ``dtw_pose_rmse`` (``{"mean",
-        "std"}`` over episodes), per-episode ``lengths``, and ``best_clips`` (the clip
-        name each episode matched best, by the RMSE).
+        :func:`episode_summary` plus ``dtw_pose_error``, ``dtw_pose_rmse`` and
+        ``forward_speed`` (``{"mean", "std"}`` over episodes), ``clip_forward_speed`` (the
+        mean over episodes of :func:`reference_forward_speed` of the clip each matched best),
+        per-episode ``lengths``, and ``best_clips`` (the clip name each episode matched best,
+        by the RMSE).
     """
     probe = gymnasium.make(env_id, **(env_kwargs or {}))  # its motion library: the references
     batch = getattr(probe.unwrapped, "batch", None)
@@ -298,15 +358,18 @@ def humanoid_pose_error(
             errors.append(min(e for e, _ in per_clip))
             rmse = [r for _, r in per_clip]
             rmses.append(min(rmse))
-            best.append(batch.motion.clip_names[int(np.argmin(rmse))])
+            best.append(int(np.argmin(rmse)))
+        clip_speed = float(np.mean([reference_forward_speed(batch, c) for c in best]))
     finally:
         probe.close()
     return {
         **episode_summary(results),
         "dtw_pose_error": mean_std(errors),
         "dtw_pose_rmse": mean_std(rmses),
+        "forward_speed": mean_std([forward_speed(r["observations"]) for r in results]),
+        "clip_forward_speed": clip_speed,
         "lengths": [r["steps"] for r in results],
-        "best_clips": best,
+        "best_clips": [batch.motion.clip_names[c] for c in best],
     }
 
 
@@ -323,23 +386,90 @@ def _config(cls: type, values: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def load_policy(checkpoint: str | Path, device: str = "cpu") -> tuple[PPO, RunConfig]:
-    """Rebuild the PPO actor-critic of a runner checkpoint without building the training env.
+POLICY_FORMAT = "imitenvs.policy"
+"""a policy file (:func:`export_policy`): the actor-critic and its run, no optimiser state"""
+PRETRAINED = "pretrained:"
+"""prefix of the shipped policies in ``assets/policies/`` (``pretrained:deepmimic_walk``)"""
 
-    The observation and action sizes are read from the saved weights. The returned
-    ``RunConfig`` has ``progress=False``; its ``log_dir`` is ``None`` when the run had none.
+
+def resolve_policy(spec: str | Path) -> Path:
+    """The file of ``pretrained:NAME`` (``assets/policies/NAME.pt``) or of a path.
+
+    Raises:
+        FileNotFoundError: no such file, or no shipped policy of that name (listing them).
     """
-    state = load_checkpoint(checkpoint, device)
-    model = state["ppo"]["model"]
+    text = str(spec)
+    if not text.startswith(PRETRAINED):
+        return Path(text)
+    name = text.removeprefix(PRETRAINED)
+    try:
+        folder = asset_path("policies")
+    except FileNotFoundError:
+        folder = None
+    path = None if folder is None or "/" in name else folder / f"{name}.pt"
+    if path is None or not path.is_file():
+        shipped = [] if folder is None else sorted(p.stem for p in folder.glob("*.pt"))
+        raise FileNotFoundError(f"no shipped policy {text!r}; choose one of {shipped}")
+    return path
+
+
+def export_policy(
+    checkpoint: str | Path, out: str | Path, card: dict[str, Any] | None = None
+) -> Path:
+    """Write the policy of a runner checkpoint as a small policy file (the actor-critic's
+    weights and normalisers, the run's env id and kwargs, the PPO config, and ``card``: plain
+    data describing it), read back by :func:`load_policy`."""
+    state = load_checkpoint(checkpoint)
+    run = state["run"]
+    body = {
+        "format": POLICY_FORMAT,
+        "version": 1,
+        "run": {k: run[k] for k in ("env_id", "env_kwargs", "seed", "num_envs")},
+        "ppo_cfg": state["ppo_cfg"],
+        "model": state["ppo"]["model"],
+        "iteration": state["iteration"],
+        "global_step": state["global_step"],
+        "card": dict(card or {}),
+    }
+    return save_torch(out, body)
+
+
+def load_policy(checkpoint: str | Path, device: str = "cpu") -> tuple[PPO, RunConfig]:
+    """Rebuild the PPO actor-critic of a runner checkpoint or a policy file
+    (:func:`export_policy`; ``pretrained:NAME`` for a shipped one) without building the env.
+
+    Both are read with ``weights_only`` and checked against their digest. The observation and
+    action sizes are read from the saved weights. The returned ``RunConfig`` has
+    ``progress=False``; its ``log_dir`` is ``None`` when the run had none.
+    """
+    ppo, run, _ = load_policy_with_meta(checkpoint, device)
+    return ppo, run
+
+
+def load_policy_with_meta(
+    checkpoint: str | Path, device: str = "cpu"
+) -> tuple[PPO, RunConfig, dict[str, Any]]:
+    """:func:`load_policy` plus ``{"iteration", "env_steps", "card"}`` of the file."""
+    path = resolve_policy(checkpoint)
+    state = load_torch(path, map_location=device)
+    if state.get("format") == POLICY_FORMAT:
+        model, run = state["model"], dict(state["run"])
+    else:
+        state = read_checkpoint(path, device)
+        model, run = state["ppo"]["model"], dict(state["run"])
     obs_dim, act_dim = int(model["actor.0.weight"].shape[1]), int(model["log_std"].shape[0])
     cfg = _config(PPOConfig, state["ppo_cfg"])
     ppo = PPO(obs_dim, act_dim, cfg, torch.device(device), torch.Generator(device=device))
-    ppo.load_state_dict(state["ppo"])
-    run = dict(state["run"])
+    ppo.model.load_state_dict(model)
     if run.get("log_dir") in (None, "None"):
         run["log_dir"] = None
     run["progress"], run["device"] = False, device
-    return ppo, _config(RunConfig, run)
+    meta = {
+        "iteration": int(state["iteration"]),
+        "env_steps": int(state["global_step"]),
+        "card": state.get("card"),
+    }
+    return ppo, _config(RunConfig, run), meta
 
 
 def load_discriminator(

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from imitenvs.agents import distributed
 from imitenvs.agents.distributed import average_gradients
 from imitenvs.agents.normalizer import RunningMeanStd
 from imitenvs.agents.storage import RolloutStorage
+
+LR_BOUNDS = (1e-5, 1e-2)
+"""range of the adaptive learning rate (``PPOConfig.desired_kl``)"""
 
 
 def require(ok: bool, name: str, value: object, allowed: str) -> None:
@@ -38,7 +42,11 @@ class PPOConfig:
     epochs: int = 6
     """passes over each rollout (``mini_epochs``)"""
     learning_rate: float = 5e-5
-    """Adam learning rate (constant)"""
+    """Adam learning rate (the initial one when ``desired_kl`` is set)"""
+    desired_kl: float | None = None
+    """adaptive learning rate (rsl_rl's schedule): after each minibatch the rate is divided
+    by 1.5 when the approximate KL exceeds ``2 * desired_kl`` and multiplied by 1.5 when it
+    falls below ``desired_kl / 2``, within [1e-5, 1e-2] (``None``: constant rate)"""
     gamma: float = 0.99
     """discount factor"""
     lam: float = 0.95
@@ -81,6 +89,8 @@ class PPOConfig:
             require(value >= 0.0, name, value, "must be >= 0")
         mgn = self.max_grad_norm
         require(mgn is None or mgn > 0, "max_grad_norm", mgn, "must be > 0 or None")
+        kl = self.desired_kl
+        require(kl is None or (kl > 0 and math.isfinite(kl)), "desired_kl", kl, "> 0 or None")
         require(math.isfinite(self.init_log_std), "init_log_std", self.init_log_std, "finite")
         self.hidden = tuple(self.hidden)
         ok = len(self.hidden) > 0 and all(isinstance(h, int) and h > 0 for h in self.hidden)
@@ -223,8 +233,23 @@ class PPO:
                 self.optimizer.step()
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach())
+                if cfg.desired_kl is not None:
+                    self._adapt_learning_rate(float(losses["ppo/approx_kl"]))
                 count += 1
-        return {k: v / count for k, v in sums.items()}
+        out = {k: v / count for k, v in sums.items()}
+        out["ppo/learning_rate"] = self.optimizer.param_groups[0]["lr"]
+        return out
+
+    def _adapt_learning_rate(self, kl: float) -> None:
+        """rsl_rl's adaptive schedule around ``cfg.desired_kl`` (see :class:`PPOConfig`)."""
+        kl = float(distributed.global_mean(torch.tensor(kl)))  # equal rates on every rank
+        lr = self.optimizer.param_groups[0]["lr"]
+        if kl > 2.0 * self.cfg.desired_kl:
+            lr = max(LR_BOUNDS[0], lr / 1.5)
+        elif kl < 0.5 * self.cfg.desired_kl:
+            lr = min(LR_BOUNDS[1], lr * 1.5)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def _minibatch_losses(self, mb: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         cfg, model = self.cfg, self.model

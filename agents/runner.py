@@ -77,6 +77,9 @@ class RunConfig:
     """extra constructor kwargs of the env"""
     progress: bool = True
     """show a tqdm progress bar"""
+    max_minutes: float | None = None
+    """stop after this much wall-clock time (checked after each iteration; the final
+    checkpoint is written as usual); ``None``: run all ``iterations``"""
     force: bool = False
     """take ``log_dir`` over even when another live run holds its lock, or when it already
     holds checkpoints of an earlier run (which are then overwritten)"""
@@ -85,6 +88,9 @@ class RunConfig:
         for name in ("num_envs", "iterations", "save_every", "keep_checkpoints"):
             value = getattr(self, name)
             require(isinstance(value, int) and value > 0, name, value, "must be an integer > 0")
+        minutes = self.max_minutes
+        ok = minutes is None or (isinstance(minutes, int | float) and 0 < minutes < math.inf)
+        require(ok, "max_minutes", minutes, "must be a positive number or None")
         self.log_dir = None if self.log_dir is None else Path(self.log_dir)
 
 
@@ -312,6 +318,8 @@ class Runner:
 
         Returns the last iteration's scalars."""
         self._check_fresh_folder()
+        start = time.perf_counter()
+        limit = math.inf if self.run.max_minutes is None else 60.0 * self.run.max_minutes
         stats: dict[str, float] = {}
         bar = tqdm(
             total=self.run.iterations,
@@ -320,7 +328,7 @@ class Runner:
             unit="it",
             dynamic_ncols=True,
         )
-        while self.iteration < self.run.iterations:
+        while self.iteration < self.run.iterations and time.perf_counter() - start < limit:
             stats = self.train_iteration()
             if evaluate is not None:
                 stats.update(evaluate(self))

@@ -12,7 +12,12 @@ runs the mean policy for ``--episodes`` episodes on a single env with reset seed
 - for humanoid ids, ``pose_error``: the DTW pose error against the clips of the env's motion
   library for the policy and for a uniform random policy on the same seeds
   (``dtw_pose_error``, NEAR's definition, and ``dtw_pose_rmse``, the per-body RMS distance in
-  metres; see :mod:`imitenvs.agents.evaluation`).
+  metres; see :mod:`imitenvs.agents.evaluation`); ``forward_speed`` (m/s) beside the clip's
+  ``clip_forward_speed``; and ``walk``: the three "walks" checks
+  (:data:`imitenvs.agents.evaluation.WALK_CRITERIA`). Episodes end on falls only: a
+  ``pose_termination_distance`` of the training env is turned off for evaluation.
+
+``pretrained:deepmimic_walk`` evaluates a policy shipped in ``assets/policies/``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ log = logging.getLogger("evaluate")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("checkpoint", type=Path, help="a runner checkpoint (checkpoint_*.pt)")
+    p.add_argument(
+        "checkpoint", help="a runner checkpoint (checkpoint_*.pt), a policy file or pretrained:NAME"
+    )
     p.add_argument("--episodes", type=int, default=10, help="evaluation episodes")
     p.add_argument("--seed", type=int, default=10_000, help="reset seed of the first episode")
     p.add_argument("--out", type=Path, help="also write the JSON result to this file")
@@ -53,9 +60,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
-    ppo, run = evaluation.load_policy(args.checkpoint, args.device)
-    state = evaluation.load_checkpoint(args.checkpoint, args.device)
+    ppo, run, meta = evaluation.load_policy_with_meta(args.checkpoint, args.device)
     env_id, env_kwargs = run.env_id, dict(run.env_kwargs)
+    if "pose_termination_distance" in env_kwargs:  # judged on falls, not on tracking distance
+        env_kwargs["pose_termination_distance"] = 0.0
     probe = gymnasium.make(env_id, **env_kwargs)
     action_space = probe.action_space
     probe.close()
@@ -71,8 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
         "checkpoint": str(args.checkpoint),
         "env": env_id,
         "env_kwargs": env_kwargs,
-        "iteration": int(state["iteration"]),
-        "env_steps": int(state["global_step"]),
+        "iteration": meta["iteration"],
+        "env_steps": meta["env_steps"],
         "seed": args.seed,
     }
     if imitenvs.registry.get_entry(env_id).family == "humanoid":
@@ -80,8 +88,11 @@ def main(argv: list[str] | None = None) -> dict:
         if not args.no_random:
             baseline = evaluation.random_policy(action_space, args.seed)
             scores["random"] = evaluation.humanoid_pose_error(baseline, **common)
-        keys = ("dtw_pose_error", "dtw_pose_rmse", "lengths", "best_clips")
+        keys = ("dtw_pose_error", "dtw_pose_rmse", "lengths", "best_clips", "forward_speed")
         result.update({k: v for k, v in scores["policy"].items() if k not in keys})
+        result["forward_speed"] = scores["policy"]["forward_speed"]
+        limit = evaluation.episode_limit(env_id, env_kwargs)
+        result["walk"] = evaluation.walk_verdict(scores["policy"], limit)
         result["pose_error"] = {
             name: {k: s[k] for k in (*keys, "episode_length")} for name, s in scores.items()
         }

@@ -1,6 +1,7 @@
-"""Train AMP (PPO + adversarial motion prior) on the humanoid or the maze.
+"""Train AMP (PPO + adversarial motion prior) on the humanoid or the maze, or DeepMimic tracking.
 
     python examples/train_amp.py                      # HumanoidAMP-v0, walk clip, CPU, minutes
+    python examples/train_amp.py --algo deepmimic     # PPO tracking the walk clip (HumanoidImitate)
     python examples/train_amp.py --num-envs 4096 --device cuda --iterations 5000
     python examples/train_amp.py --env imitenvs/Maze-v0
     python examples/train_amp.py --resume runs/amp_humanoid/checkpoint_000050.pt
@@ -44,12 +45,13 @@ log = logging.getLogger("train_amp")
 
 @dataclass(frozen=True)
 class Preset:
-    """Defaults of one env family (small enough for a 2-core laptop)."""
+    """Defaults of one algorithm on one env family (small enough for a 2-core laptop)."""
 
     num_envs: int
     iterations: int
     ppo: PPOConfig
-    amp: AMPConfig
+    amp: AMPConfig | None
+    """the discriminator's config; ``None``: plain PPO on the env's reward (DeepMimic)"""
     env_kwargs: dict
 
 
@@ -92,9 +94,39 @@ PRESETS = {
 }
 
 
+PRESETS["deepmimic"] = Preset(
+    num_envs=512,
+    iterations=200,
+    ppo=PPOConfig(
+        num_steps=32,
+        num_minibatches=8,
+        epochs=5,
+        learning_rate=1e-4,
+        value_coef=1.0,
+        init_log_std=-3.0,
+    ),
+    amp=None,
+    env_kwargs={
+        "motion_file": "walk.yaml",
+        "pose_termination_distance": 0.5,
+        "reference_obs_steps": (1,),
+    },
+)
+DISC_MINIBATCHES = 8
+"""at most this many discriminator minibatches per epoch: the AMP batch grows with N x T"""
+ALGOS = {"amp": "imitenvs/HumanoidAMP-v0", "deepmimic": "imitenvs/HumanoidImitate-v0"}
+"""each algorithm and its default env id"""
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--env", default="imitenvs/HumanoidAMP-v0", help="env id")
+    p.add_argument(
+        "--algo",
+        choices=sorted(ALGOS),
+        default="amp",
+        help="amp: PPO + discriminator (style reward); deepmimic: PPO on the tracking reward",
+    )
+    p.add_argument("--env", help="env id (amp: HumanoidAMP-v0; deepmimic: HumanoidImitate-v0)")
     p.add_argument("--num-envs", type=int, help="parallel worlds (preset default)")
     p.add_argument("--iterations", type=int, help="PPO iterations (preset default)")
     p.add_argument("--num-steps", type=int, help="rollout length per iteration")
@@ -102,6 +134,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="log/checkpoint dir (runs/amp_<family>)")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint period, iterations")
+    p.add_argument("--minutes", type=float, help="stop after this much wall-clock time")
     p.add_argument("--resume", type=Path, help="checkpoint to continue from")
     p.add_argument(
         "--force",
@@ -121,7 +154,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1.0,
         help="humanoid: minutes between DTW pose-error evaluations logged as eval/* (0: never)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.env = args.env or ALGOS[args.algo]
+    return args
 
 
 def family_of(env_id: str) -> str:
@@ -135,14 +170,31 @@ def family_of(env_id: str) -> str:
     )
 
 
-def build_runner(args: argparse.Namespace, dist: distributed.DistInfo | None = None) -> Runner:
+def preset_of(args: argparse.Namespace) -> str:
+    """The :data:`PRESETS` key of ``--algo`` on ``--env``."""
     family = family_of(args.env)
-    preset = PRESETS[family]
+    if args.algo == "amp":
+        return family
+    entry_point = imitenvs.registry.get_entry(args.env).entry_point
+    if entry_point != imitenvs.registry.get_entry(ALGOS["deepmimic"]).entry_point:
+        raise ValueError(
+            f"--algo deepmimic tracks a reference clip: use {ALGOS['deepmimic']}, not {args.env!r}"
+        )
+    return "deepmimic"
+
+
+def build_runner(args: argparse.Namespace, dist: distributed.DistInfo | None = None) -> Runner:
+    name = preset_of(args)
+    preset = PRESETS[name]
     ppo = preset.ppo
     if args.num_steps is not None:
         ppo = replace(ppo, num_steps=args.num_steps)
-    weights = {"task_weight": args.task_weight, "style_weight": args.style_weight}
-    amp = replace(preset.amp, **{k: v for k, v in weights.items() if v is not None})
+    amp = preset.amp
+    if amp is not None:
+        weights = {"task_weight": args.task_weight, "style_weight": args.style_weight}
+        amp = replace(amp, **{k: v for k, v in weights.items() if v is not None})
+        samples = ppo.num_steps * (args.num_envs or preset.num_envs)
+        amp = replace(amp, batch_size=max(amp.batch_size, samples // DISC_MINIBATCHES))
     env_kwargs = dict(preset.env_kwargs)
     if args.motion_file:
         env_kwargs["motion_file"] = args.motion_file
@@ -152,10 +204,11 @@ def build_runner(args: argparse.Namespace, dist: distributed.DistInfo | None = N
         iterations=args.iterations or preset.iterations,
         seed=args.seed,
         device=args.device,
-        log_dir=args.out or Path("runs") / f"amp_{family}",
+        log_dir=args.out or Path("runs") / (name if name == "deepmimic" else f"amp_{name}"),
         save_every=args.save_every,
         env_kwargs=env_kwargs,
         progress=not args.no_progress,
+        max_minutes=args.minutes,
         force=args.force,
     )
     return Runner(run, ppo, amp, dist=dist)

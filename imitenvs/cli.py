@@ -25,7 +25,11 @@ from imitenvs.core.scripts import USER_ERRORS
 from imitenvs.registry import families, get_entry, list_envs
 
 # Modules that contribute command groups; each has `add_parser(subparsers) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("imitenvs.motion.cli", "imitenvs.data.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "imitenvs.motion.cli",
+    "imitenvs.data.cli",
+    "imitenvs.agents.play",
+)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

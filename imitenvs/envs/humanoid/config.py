@@ -160,9 +160,26 @@ class ImitateConfig(HumanoidConfig):
     """DeepMimic root scale."""
     com_scale: float = 10.0
     """DeepMimic centre-of-mass scale."""
+    reference_obs_steps: tuple[int, ...] = ()
+    """Also observe the reference ``k`` control steps ahead for each ``k`` here (MimicKit's
+    ``tar_obs_steps``: 1, 2, 3): per step the reference's 105-d character observation, its root
+    position relative to the character's in the character's heading frame (3) and the cosine
+    and sine of its heading relative to the character's (2). ``()``: the phase only."""
+    pose_termination_distance: float = 0.0
+    """End the episode (terminated) when the root or a hand or foot is farther than this from
+    the reference, in metres (MimicKit's ``pose_termination_dist``: 1.0); 0 turns it off."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_finite("pose_termination_distance", self.pose_termination_distance, low=0.0)
+        steps = self.reference_obs_steps
+        if isinstance(steps, int) or not all(
+            isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in steps
+        ):
+            raise ValueError(
+                f"reference_obs_steps must be a tuple of positive ints, got {steps!r}"
+            )
+        object.__setattr__(self, "reference_obs_steps", tuple(steps))
         for name in self.weight_names():
             _check_finite(name, getattr(self, name), low=0.0)
         if sum(getattr(self, n) for n in self.weight_names()) <= 0:

@@ -97,9 +97,13 @@ class HumanoidImitateEnv(HumanoidEnv):
 
     ## Observation Space
 
-    ``Box(-inf, inf, (106,), float32)``: indices 0-104 are the 105-d character observation of
-    ``HumanoidAMP-v0`` (layout table there), index 105 the phase of the reference clip in
-    ``[0, 1]`` (time / clip length; wrapped for looping clips, clipped otherwise).
+    ``Box(-inf, inf, (106 + 110 K,), float32)``: indices 0-104 are the 105-d character
+    observation of ``HumanoidAMP-v0`` (layout table there), index 105 the phase of the
+    reference clip in ``[0, 1]`` (time / clip length; wrapped for looping clips, clipped
+    otherwise). With ``reference_obs_steps=(k_1, ..., k_K)`` each ``k`` appends 110 values: the
+    reference ``k`` control steps ahead as a 105-d character observation (in its own heading
+    frame), its root position minus the character's, rotated into the character's heading
+    frame (3), and the cosine and sine of its heading minus the character's (2).
 
     ## Rewards
 
@@ -121,7 +125,9 @@ class HumanoidImitateEnv(HumanoidEnv):
 
     ## Episode End
 
-    Terminated on a fall (as ``HumanoidAMP-v0``, ``termination_height`` 0.3). Truncated after
+    Terminated on a fall (as ``HumanoidAMP-v0``, ``termination_height`` 0.3), and, with
+    ``pose_termination_distance`` d > 0, when the root or a hand or foot is more than d metres
+    from the reference (reward 0 on that step, as on a fall). Truncated after
     ``max_episode_steps`` (300), when a non-looping clip is over, or on divergence.
 
     ## Arguments
@@ -133,11 +139,19 @@ class HumanoidImitateEnv(HumanoidEnv):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version; ``pose_termination_distance`` and ``reference_obs_steps`` added
+      (defaults: off, the observation and episodes as before).
     """
 
     config_cls = ImitateConfig
-    task_obs_dim = 1
+    REFERENCE_EXTRA = 5
+    """per reference step: relative root position (3), relative heading cos and sin (2)"""
+
+    @property
+    def task_obs_dim(self) -> int:
+        """The phase, then ``(105 + 5)`` per entry of ``reference_obs_steps``."""
+        per_step = self.character_obs.dim + self.REFERENCE_EXTRA
+        return 1 + per_step * len(self.config.reference_obs_steps)
 
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
         super().__init__(num_envs, **kwargs)
@@ -190,6 +204,7 @@ class HumanoidImitateEnv(HumanoidEnv):
         sim = TrackedPose(state, local[self.num_envs :], (sim_com - self._com_sim) / self.dt)
         self._com_ref, self._com_sim = ref_com, sim_com
         errors = tracking_errors(sim, ref, self._joint_w, self._dof_w)
+        fallen = fallen | self._strayed(state, ref_state)
         alive = (~fallen).float()
         terms = {
             k: self._weights[k] * torch.exp(-self._scales[k] * errors[k]) * alive
@@ -199,6 +214,16 @@ class HumanoidImitateEnv(HumanoidEnv):
             self._time >= self.motion.clip_lengths[self._clip]
         )
         return WorldStep(reward_terms=terms, terminated=fallen, truncated=clip_over)
+
+    def _strayed(self, sim: MotionState, ref: MotionState) -> torch.Tensor:
+        """``(N,)`` worlds whose root or a key body is farther than
+        ``pose_termination_distance`` from the reference (all False when it is 0)."""
+        limit = self.config.pose_termination_distance
+        if limit <= 0:
+            return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        root = (sim.root_pos - ref.root_pos).norm(dim=-1)
+        keys = (sim.key_pos - ref.key_pos).norm(dim=-1).amax(dim=-1)
+        return torch.maximum(root, keys) > limit
 
     def _task_reset(
         self, ids: torch.Tensor, start: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -218,4 +243,22 @@ class HumanoidImitateEnv(HumanoidEnv):
         length = self.motion.clip_lengths[self._clip].clamp_min(1e-6)
         phase = self._time / length
         phase = torch.where(self.clip_loops[self._clip], phase.remainder(1.0), phase.clamp(0, 1))
-        return torch.cat([char_obs, phase[:, None]], dim=1)
+        parts = [char_obs, phase[:, None]]
+        if self.config.reference_obs_steps:
+            parts += self._reference_observation()
+        return torch.cat(parts, dim=1)
+
+    def _reference_observation(self) -> list[torch.Tensor]:
+        """Per ``reference_obs_steps`` entry k: ``(N, 110)``, the reference at ``t + k dt`` as
+        a character observation, then its root relative to the simulated root (heading
+        frame of the character, 3) and its relative heading (cos, sin)."""
+        sim = self.sim_state()
+        cos_s, sin_s = heading_cos_sin(sim.root_rot)
+        out = []
+        for k in self.config.reference_obs_steps:
+            ref = self._reference(self._clip, self._time + k * self.dt)[0]
+            cos_r, sin_r = heading_cos_sin(ref.root_rot)
+            offset = to_heading_frame((ref.root_pos - sim.root_pos)[:, None], cos_s, sin_s)[:, 0]
+            rel = torch.stack([cos_r * cos_s + sin_r * sin_s, sin_r * cos_s - cos_r * sin_s], -1)
+            out.append(torch.cat([self.character_obs(ref), offset, rel], dim=1))
+        return out
