@@ -228,22 +228,25 @@ class AMP:
         return {"task": storage.task_rewards, "style": r_style}
 
     def update(self, storage: RolloutStorage) -> dict[str, float]:
-        """Train the discriminator on this rollout's samples (plus replay) against fresh demos,
-        then add the rollout's samples to the replay buffer; returns mean losses."""
+        """Train the discriminator on this rollout's samples (plus as many replayed ones)
+        against demos, then add the rollout's samples to the replay buffer; returns mean losses.
+
+        The demos are drawn once per update, one per rollout sample, and every epoch reuses
+        them in a new order: drawing a humanoid demo (reference state, forward kinematics,
+        observation) costs about as much as a discriminator step on it."""
         cfg = self.cfg
         agent_obs = storage.amp_obs.flatten(0, 1)
+        n = len(agent_obs)
+        pool = self.sample_demos(n).to(self.device, torch.float32)
         if self.disc.norm is not None:  # statistics of both sides, so demos are not clipped
-            demos = self.sample_demos(len(agent_obs)).to(self.device, torch.float32)
-            self.disc.norm.update(self.disc.features(torch.cat([agent_obs, demos])))
+            self.disc.norm.update(self.disc.features(torch.cat([agent_obs, pool])))
         sums: dict[str, float] = {}
         count = 0
-        batch = min(cfg.batch_size, len(agent_obs))
+        batch = min(cfg.batch_size, n)
         for _ in range(cfg.epochs):
-            order = torch.randperm(
-                len(agent_obs), generator=self.generator, device=self.generator.device
-            ).to(self.device)
+            order, demo_order = self._permutation(n), self._permutation(n)
             for idx in order.split(batch):
-                losses = self._minibatch_losses(agent_obs[idx])
+                losses = self._minibatch_losses(agent_obs[idx], pool[demo_order[idx]])
                 self.optimizer.zero_grad(set_to_none=True)
                 losses["disc/total"].backward()
                 average_gradients(self.disc.parameters())
@@ -254,11 +257,19 @@ class AMP:
         self.replay.add(agent_obs, self.generator)
         return {k: v / count for k, v in sums.items()}
 
-    def _minibatch_losses(self, agent_obs: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _permutation(self, n: int) -> torch.Tensor:
+        return torch.randperm(n, generator=self.generator, device=self.generator.device).to(
+            self.device
+        )
+
+    def _minibatch_losses(
+        self, agent_obs: torch.Tensor, demo_obs: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Losses of one minibatch: ``agent_obs (B, D)`` (plus B replayed samples when the
+        buffer holds any) against ``demo_obs (B, D)``; each side's loss is its own mean."""
         cfg, disc = self.cfg, self.disc
         if self.replay.size > 0:
             agent_obs = torch.cat([agent_obs, self.replay.sample(len(agent_obs), self.generator)])
-        demo_obs = self.sample_demos(len(agent_obs)).to(self.device, torch.float32)
         agent_logits = disc(agent_obs)
         demo_in = disc.normalize(demo_obs).detach().requires_grad_(True)
         demo_logits = disc.logits_normalized(demo_in)

@@ -281,6 +281,15 @@ WALK_CRITERIA = {"full_episodes": 0.9, "speed_tolerance": 0.25, "dtw_pose_rmse":
 a termination; the mean forward speed is within 25 % of the clip's; DTW pose RMSE <= 0.10 m"""
 
 
+def evaluation_kwargs(env_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """The env kwargs of a run as evaluated: a ``pose_termination_distance`` (a training aid of
+    the tracking task) is switched off, so episodes end on falls and time-outs only."""
+    kwargs = dict(env_kwargs or {})
+    if "pose_termination_distance" in kwargs:
+        kwargs["pose_termination_distance"] = 0.0
+    return kwargs
+
+
 def episode_limit(env_id: str, env_kwargs: dict[str, Any] | None = None) -> int | None:
     """The per-episode step limit of ``env_id``: the registered one, else a batched env's own
     per-world limit (``None``: unlimited)."""

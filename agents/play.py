@@ -48,9 +48,7 @@ def play(
     ppo, run = evaluation.load_policy(policy)
     if run.env_id != env_id:
         raise ValueError(f"{policy} was trained on {run.env_id!r}, not on {env_id!r}")
-    env_kwargs = dict(run.env_kwargs)
-    if "pose_termination_distance" in env_kwargs:  # judged on falls only (evaluate.py)
-        env_kwargs["pose_termination_distance"] = 0.0
+    env_kwargs = evaluation.evaluation_kwargs(run.env_kwargs)
     probe = gymnasium.make(env_id, **env_kwargs)
     fn = evaluation.ppo_policy(ppo, probe.action_space)
     probe.close()

@@ -61,9 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     ppo, run, meta = evaluation.load_policy_with_meta(args.checkpoint, args.device)
-    env_id, env_kwargs = run.env_id, dict(run.env_kwargs)
-    if "pose_termination_distance" in env_kwargs:  # judged on falls, not on tracking distance
-        env_kwargs["pose_termination_distance"] = 0.0
+    env_id, env_kwargs = run.env_id, evaluation.evaluation_kwargs(run.env_kwargs)
     probe = gymnasium.make(env_id, **env_kwargs)
     action_space = probe.action_space
     probe.close()

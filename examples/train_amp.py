@@ -35,7 +35,7 @@ import torch
 import imitenvs
 from imitenvs.agents import distributed
 from imitenvs.agents.amp import AMPConfig
-from imitenvs.agents.evaluation import humanoid_pose_error, ppo_policy
+from imitenvs.agents.evaluation import evaluation_kwargs, humanoid_pose_error, ppo_policy
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
 from imitenvs.core.scripts import run_main
@@ -273,7 +273,8 @@ def humanoid_gif(runner: Runner, path: Path) -> dict:
     """Render one episode of the mean policy (at most 150 steps) to a GIF."""
     from imitenvs.viz import save_gif
 
-    env = gymnasium.make(runner.run.env_id, render_mode="rgb_array", **runner.run.env_kwargs)
+    kwargs = evaluation_kwargs(runner.run.env_kwargs)
+    env = gymnasium.make(runner.run.env_id, render_mode="rgb_array", **kwargs)
     result = play_episode(runner.ppo, env, seed=10_000, render=True, max_steps=150)
     env.close()
     save_gif(np.stack(result["frames"]), path, fps=30)
@@ -323,9 +324,8 @@ def pose_error_logger(args: argparse.Namespace) -> Callable[[Runner], dict] | No
         if minutes < due:
             return {}
         due = minutes + args.pose_error_every
-        result = humanoid_pose_error(
-            ppo_policy(runner.ppo), runner.run.env_id, 3, 10_000, runner.run.env_kwargs
-        )
+        kwargs = evaluation_kwargs(runner.run.env_kwargs)  # falls end episodes, not strays
+        result = humanoid_pose_error(ppo_policy(runner.ppo), runner.run.env_id, 3, 10_000, kwargs)
         return {
             "eval/dtw_pose_rmse": result["dtw_pose_rmse"]["mean"],
             "eval/dtw_pose_error": result["dtw_pose_error"]["mean"],

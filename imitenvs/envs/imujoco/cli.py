@@ -84,9 +84,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             window=args.window,
             video=video,
         )
-    finally:
+    except BaseException:
+        if video is not None:
+            video.discard()
+        raise
+    else:
         if video is not None:
             video.close()
+    finally:
         env.close()
     protocol = f"{args.window}-step windows" if args.window else "episodes"
     _write(

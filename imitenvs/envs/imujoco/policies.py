@@ -10,6 +10,7 @@ policy is for, refuses pickled fields SB3 does not write, and reads the network 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ import gymnasium
 import numpy as np
 
 from imitenvs.core.checks import check_choice, check_positive_int
+from imitenvs.core.files import atomic_path
 from imitenvs.envs.imujoco.grid import parse_variant
 
 logger = logging.getLogger(__name__)
@@ -88,7 +90,9 @@ def as_policy(model: Any, deterministic: bool = True) -> Policy:
 
 
 class VideoWriter:
-    """Stream ``(H, W, 3)`` uint8 frames to an mp4 (imageio-ffmpeg)."""
+    """Stream ``(H, W, 3)`` uint8 frames to an mp4 (imageio-ffmpeg), atomically: the frames go
+    to a temporary sibling that :meth:`close` renames over ``path``; :meth:`discard` (or an
+    exception inside ``with``) deletes it and leaves ``path`` untouched."""
 
     def __init__(self, path: str | Path, fps: float) -> None:
         try:
@@ -99,24 +103,45 @@ class VideoWriter:
                 "(or pip install imageio-ffmpeg)"
             ) from exc
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._module = imageio_ffmpeg
         self._fps = fps
         self._writer: Any = None
+        self._stack = contextlib.ExitStack()
+        self._tmp = self._stack.enter_context(atomic_path(self.path))
 
     def add(self, frame: np.ndarray) -> None:
         if self._writer is None:
             height, width = frame.shape[:2]
             self._writer = self._module.write_frames(
-                str(self.path), (width, height), fps=self._fps, macro_block_size=1
+                str(self._tmp), (width, height), fps=self._fps, macro_block_size=1
             )
             self._writer.send(None)
         self._writer.send(np.ascontiguousarray(frame))
 
     def close(self) -> None:
+        """Finish the video and move it into place (nothing is written without frames)."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            self._stack.close()
+        else:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop what was written; ``path`` keeps its previous content."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._stack.__exit__(RuntimeError, RuntimeError("discarded"), None)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
 
 
 def evaluate(
