@@ -53,7 +53,15 @@ class Preset:
     amp: AMPConfig | None
     """the discriminator's config; ``None``: plain PPO on the env's reward (DeepMimic)"""
     env_kwargs: dict
+    large_epochs: tuple[int, int] | None = None
+    """``(PPO epochs, discriminator epochs)`` once a rollout holds at least
+    :data:`LARGE_ROLLOUT` samples (``num_envs x num_steps``): on a CPU the learner's cost per
+    sample must stay below the simulator's, so big rollouts take fewer passes (``None``: keep
+    the preset's epochs at every size)"""
 
+
+LARGE_ROLLOUT = 8192
+"""rollout size (samples per iteration) from which a preset's ``large_epochs`` apply"""
 
 PRESETS = {
     "humanoid": Preset(
@@ -64,6 +72,7 @@ PRESETS = {
             batch_size=256, epochs=2, replay_size=20_000, task_weight=0.0, style_weight=1.0
         ),
         env_kwargs={"motion_file": "walk.yaml"},
+        large_epochs=(2, 1),
     ),
     "maze": Preset(
         num_envs=16,
@@ -190,11 +199,16 @@ def build_runner(args: argparse.Namespace, dist: distributed.DistInfo | None = N
     if args.num_steps is not None:
         ppo = replace(ppo, num_steps=args.num_steps)
     amp = preset.amp
+    samples = ppo.num_steps * (args.num_envs or preset.num_envs)
+    large = preset.large_epochs is not None and samples >= LARGE_ROLLOUT
+    if large:
+        ppo = replace(ppo, epochs=preset.large_epochs[0])
     if amp is not None:
         weights = {"task_weight": args.task_weight, "style_weight": args.style_weight}
         amp = replace(amp, **{k: v for k, v in weights.items() if v is not None})
-        samples = ppo.num_steps * (args.num_envs or preset.num_envs)
         amp = replace(amp, batch_size=max(amp.batch_size, samples // DISC_MINIBATCHES))
+        if large:
+            amp = replace(amp, epochs=preset.large_epochs[1])
     env_kwargs = dict(preset.env_kwargs)
     if args.motion_file:
         env_kwargs["motion_file"] = args.motion_file

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
 from imitenvs.core.scripts import load_script
 
@@ -66,3 +67,12 @@ def load_example() -> Callable[[str], ModuleType]:
         return load_script(REPO_ROOT / "examples" / f"{name}.py")
 
     return load
+
+
+@pytest.fixture(scope="module")
+def single_thread() -> Iterator[None]:
+    """One torch thread for the module: SB3 on a shared 2-core machine is ~20x slower with two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 
 import gymnasium
 import numpy as np
 import pytest
-import torch
 from gymnasium.utils.env_checker import check_env
 from imitation.data import rollout, types
 
@@ -34,14 +32,6 @@ ENV_ID = f"imitenvs/iMuJoCo-{VARIANT}-v0"
 @pytest.fixture(autouse=True)
 def tmp_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("IMITENVS_CACHE", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _topple(obs: np.ndarray) -> np.ndarray:

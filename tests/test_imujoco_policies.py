@@ -9,13 +9,11 @@ import pickle
 import sys
 import types
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import gymnasium
 import numpy as np
 import pytest
-import torch
 
 from imitenvs.envs.imujoco.cli import add_data_commands
 from imitenvs.envs.imujoco.dataset import Sampler, load_npz
@@ -23,15 +21,6 @@ from imitenvs.envs.imujoco.policies import as_policy, evaluate, load_policy
 
 VARIANT = "hopper-massdec_25_leggeom"
 ENV_ID = f"imitenvs/iMuJoCo-{VARIANT}-v0"
-
-
-@pytest.fixture(scope="module")
-def single_thread() -> Iterator[None]:
-    """SAC on a shared 2-core machine is ~20x slower with two torch threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

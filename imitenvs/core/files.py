@@ -60,34 +60,13 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextmanager
-def atomic_writer(path: str | Path, text: bool = False) -> Iterator[IO]:
-    """Write ``path`` all at once.
-
-    Yields a new temporary file in the same folder; when the block ends without an exception
-    it is flushed, ``fsync``-ed and renamed over ``path`` (``os.replace``, atomic), and the
-    folder is synced. On an exception (or a kill) the temporary file is deleted (or left as a
-    hidden ``.<name>.*.tmp``) and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("x" if text else "xb", **({"encoding": "utf-8"} if text else {})) as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-@contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """For writers that need a file *name* (ffmpeg, matplotlib, PIL): yields a temporary
-    sibling path with the same suffix; it is fsync-ed and renamed over ``path`` when the block
-    ends without an exception, and deleted otherwise."""
+    """Yields a temporary sibling path of ``path`` (same suffix) to write; when the block ends
+    without an exception the file is ``fsync``-ed and renamed over ``path`` (``os.replace``,
+    atomic) and the folder is synced. On an exception (or a kill) the temporary file is
+    deleted (or left as a hidden ``.<name>.*.tmp<suffix>``) and ``path`` is untouched. For
+    writers that need a file *name* (ffmpeg, matplotlib, PIL); :func:`atomic_writer` gives a
+    file object."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
@@ -100,6 +79,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+@contextmanager
+def atomic_writer(path: str | Path, text: bool = False) -> Iterator[IO]:
+    """Write ``path`` all at once: yields a new temporary file in the same folder (binary, or
+    UTF-8 text with ``text``) that replaces ``path`` as :func:`atomic_path` describes."""
+    with atomic_path(path) as tmp:
+        mode = {"encoding": "utf-8"} if text else {}
+        with tmp.open("x" if text else "xb", **mode) as out:
+            yield out
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

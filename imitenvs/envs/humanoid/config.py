@@ -176,9 +176,7 @@ class ImitateConfig(HumanoidConfig):
         if isinstance(steps, int) or not all(
             isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in steps
         ):
-            raise ValueError(
-                f"reference_obs_steps must be a tuple of positive ints, got {steps!r}"
-            )
+            raise ValueError(f"reference_obs_steps must be a tuple of positive ints, got {steps!r}")
         object.__setattr__(self, "reference_obs_steps", tuple(steps))
         for name in self.weight_names():
             _check_finite(name, getattr(self, name), low=0.0)
