@@ -161,3 +161,33 @@ def test_play_cli_writes_a_video_and_prints_figures(tiny_run: dict[str, Path]) -
     wrong = subprocess.run([*argv[:4], "imitenvs/HumanoidAMP-v0", *argv[5:]],
                            capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
     assert wrong.returncode == 2 and "was trained on 'imitenvs/HumanoidImitate-v0'" in wrong.stderr
+
+
+def test_walk_verdict_applies_the_three_criteria() -> None:
+    base = {"lengths": [300] * 9 + [120], "forward_speed": {"mean": 0.8},
+            "clip_forward_speed": 1.0, "dtw_pose_rmse": {"mean": 0.09}}  # fmt: skip
+    verdict = evaluation.walk_verdict(base, 300)
+    assert verdict["walks"] and verdict["full_episode_fraction"] == 0.9
+    assert verdict["speed_ratio"] == pytest.approx(0.8)
+    for change, failed in (({"lengths": [300] * 8 + [10, 10]}, "full_episodes"),
+                           ({"forward_speed": {"mean": 0.7}}, "speed"),
+                           ({"dtw_pose_rmse": {"mean": 0.11}}, "dtw_pose_rmse")):  # fmt: skip
+        verdict = evaluation.walk_verdict({**base, **change}, 300)
+        assert not verdict["walks"] and not verdict["checks"][failed]
+
+
+def test_ship_policy_writes_the_policy_and_its_card(
+    tiny_run: dict[str, Path], load_example: Callable[[str], ModuleType]
+) -> None:
+    out = tiny_run["dir"] / "shipped"
+    argv = [str(tiny_run["checkpoint"]), "--name", "toy", "--agent", "deepmimic", "--command",
+            "python examples/train_deepmimic.py --num-envs 4", "--episodes", "1",
+            "--out-dir", str(out)]  # fmt: skip
+    card = load_example("ship_policy").main(argv)
+    stored = json.loads((out / "toy.json").read_text())
+    assert stored == json.loads(json.dumps({k: v for k, v in card.items() if k != "frames"}))
+    assert stored["env_id"] == IMITATE and stored["env_steps"] == 16
+    assert stored["wall_minutes"] is not None and len(stored["git_commit"] or "x" * 40) == 40
+    assert set(stored["evaluation"]["walk"]) >= {"walks", "checks", "speed_ratio"}
+    _, run, meta = evaluation.load_policy_with_meta(out / "toy.pt")
+    assert run.env_kwargs["pose_termination_distance"] == 0.5 and meta["card"]["name"] == "toy"
