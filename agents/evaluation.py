@@ -28,10 +28,14 @@ Where this follows NEAR and where it differs:
   frame an episode ends on, which is reset inside ``step``, is still measured from
   ``final_obs``. NEAR uses all 15 bodies in world axes. The heading frame makes the error
   independent of the direction the character walks in.
-- *Reference*: each clip is sampled at the control rate (``env.dt``), starting at time 0.
-  Looping clips (``loop_mode="wrap"``) are played for as many frames as the episode has: the
-  shipped walk cycle lasts 1 s, so played once it could not be aligned with a 10 s walk.
-  Clamped clips are played once, as in NEAR.
+- *Reference*: each clip is sampled at the control rate (``env.dt``). Clamped clips are
+  played once from time 0, as in NEAR. Looping clips (``loop_mode="wrap"``) are played for as
+  many frames as the episode has (the shipped walk cycle lasts 1 s, so played once it could
+  not be aligned with a 10 s walk), starting at the phase of the cycle closest to the
+  episode's first frame (:func:`loop_start`). A cycle has no natural first frame, and DTW pins
+  both sequences' first frames together: started at phase 0, a perfect copy of the clip that
+  starts half a cycle later (reference state initialisation starts episodes at random clip
+  times) scores a DTW pose RMSE of about 0.05 m on the walk clip instead of 0.
 - *Over clips*: the minimum over clips, not NEAR's mean. AMP does not tie an episode to a clip,
   so the clip the policy resembles most is the one it imitates. Averaging would penalise a
   policy for not performing every clip of a multi-clip dataset at once. With one clip, as in
@@ -164,7 +168,18 @@ def _numpy(x: Any) -> Any:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
-def reference_features(batch: Any, clip: int, num_frames: int) -> np.ndarray:
+def loop_start(batch: Any, clip: int, first: np.ndarray) -> float:
+    """The time in a looping clip (a multiple of ``dt`` within one cycle) whose pose features
+    are closest to ``first`` ``(K*3,)``, an episode's first frame; 0 for clamped clips."""
+    if not bool(batch.clip_loops[clip]):
+        return 0.0
+    cycle = reference_features(
+        batch, clip, max(1, math.ceil(float(batch.motion.clip_lengths[clip]) / batch.dt))
+    )
+    return float(np.argmin(((cycle - first) ** 2).sum(-1))) * batch.dt
+
+
+def reference_features(batch: Any, clip: int, num_frames: int, start: float = 0.0) -> np.ndarray:
     """Pose features of clip ``clip`` of a humanoid env's motion library, at the control rate.
 
     Args:
@@ -173,15 +188,16 @@ def reference_features(batch: Any, clip: int, num_frames: int) -> np.ndarray:
         num_frames: frames of the episode it is compared with. Looping clips are played for
             this many frames; clamped clips are played once (``floor(length / dt) + 1``
             frames).
+        start: clip time of the first frame (seconds; looping clips).
 
     Returns:
-        ``(U, K*3)`` features of ``batch.reference_state`` at times ``0, dt, 2 dt, ...``.
+        ``(U, K*3)`` features of ``batch.reference_state`` at ``start, start + dt, ...``.
     """
     if bool(batch.clip_loops[clip]):
         count = num_frames
     else:
         count = math.floor(float(batch.motion.clip_lengths[clip]) / batch.dt + 1e-6) + 1
-    times = torch.arange(count, device=batch.device, dtype=torch.float32) * batch.dt
+    times = start + torch.arange(count, device=batch.device, dtype=torch.float32) * batch.dt
     ids = torch.full((count,), clip, device=batch.device, dtype=torch.int64)
     return pose_features(batch.reference_state(ids, times))
 
@@ -357,7 +373,8 @@ def humanoid_pose_error(
             feats = result["observations"][:, KEY_POS].astype(np.float64)
             per_clip = []
             for clip in range(batch.motion.num_clips):
-                ref = reference_features(batch, clip, len(feats))
+                start = loop_start(batch, clip, feats[0])
+                ref = reference_features(batch, clip, len(feats), start)
                 per_clip.append(
                     (
                         dtw_distance(feats, ref) / num_bodies,
