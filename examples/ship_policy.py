@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--frames", type=Path, help="also save a frame strip (png) of one episode")
     p.add_argument("--out-dir", type=Path, help="where to write (default: assets/policies)")
     p.add_argument("--note", default="", help="a sentence for the card (what it reached)")
+    p.add_argument("--commit", help="git commit of the code that trained it (default: HEAD)")
     return p.parse_args(argv)
 
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         "agent": args.agent,
         "command": args.command,
         "checkpoint": args.checkpoint.name,
-        "git_commit": git_commit(),
+        "git_commit": args.commit or git_commit(),
         "iteration": meta["iteration"],
         "env_steps": meta["env_steps"],
         **training_clock(args.checkpoint.parent, meta["env_steps"]),
