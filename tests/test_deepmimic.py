@@ -191,3 +191,15 @@ def test_ship_policy_writes_the_policy_and_its_card(
     assert set(stored["evaluation"]["walk"]) >= {"walks", "checks", "speed_ratio"}
     _, run, meta = evaluation.load_policy_with_meta(out / "toy.pt")
     assert run.env_kwargs["pose_termination_distance"] == 0.5 and meta["card"]["name"] == "toy"
+
+
+def test_shipped_walk_policy_walks(load_example: Callable[[str], ModuleType]) -> None:
+    """The shipped DeepMimic policy meets the three "walks" criteria (2 episodes here; the card
+    holds the 20-episode figures)."""
+    result = load_example("evaluate").main(
+        ["pretrained:deepmimic_walk", "--episodes", "2", "--no-random", "--no-progress"]
+    )
+    assert result["env"] == IMITATE and result["walk"]["walks"], result["walk"]
+    card = json.loads((REPO / "assets/policies/deepmimic_walk.json").read_text())
+    assert card["evaluation"]["walk"]["walks"] and card["evaluation"]["episodes"] == 20
+    assert card["env_steps"] == result["env_steps"] and card["agent"] == "deepmimic"
