@@ -50,6 +50,11 @@ def runner_checkpoint(path: Path, marker: Path) -> Path:
     return path
 
 
+def policy_file(path: Path, marker: Path) -> Path:
+    torch.save({"format": "imitenvs.policy", "model": Touch(marker)}, path)
+    return path
+
+
 def energy_checkpoint(path: Path, marker: Path) -> Path:
     torch.save({"format": "imitenvs.near.energy", "state": Touch(marker)}, path)
     return path
@@ -112,6 +117,7 @@ def motion_yaml(path: Path, marker: Path) -> Path:
 
 CORPUS: dict[str, tuple[str, Callable[[Path, Path], Path]]] = {
     "runner_checkpoint": ("checkpoint.pt", runner_checkpoint),
+    "policy_file": ("policy.pt", policy_file),
     "energy_checkpoint": ("energy.pt", energy_checkpoint),
     "sb3_zip": ("sac.zip", sb3_zip),
     "mimickit_pkl": ("clip.pkl", mimickit_pkl),
@@ -192,6 +198,7 @@ def _load_motion_dataset(path: Path) -> None:
 LOADERS: list[tuple[str, Callable[[Path], None]]] = [
     ("runner_checkpoint", _load_runner),
     ("runner_checkpoint", _resume_runner),
+    ("policy_file", _load_runner),
     ("energy_checkpoint", _load_energy),
     ("sb3_zip", _load_sb3),
     ("mimickit_pkl", _read_motion),
@@ -236,6 +243,9 @@ CLIS: list[tuple[str, Callable[[Path, Path], list[str]]]] = [
     ("runner_checkpoint", lambda p, t: [*_script("examples/evaluate.py"), str(p)]),
     ("runner_checkpoint", lambda p, t: [*_script("examples/train_amp.py"), *MAZE_RUN,
                                         str(t / "run"), "--resume", str(p)]),
+    ("runner_checkpoint", lambda p, t: [*MODULE, "play", "imitenvs/HumanoidImitate-v0",
+                                        "--policy", str(p), "--out", str(t / "v.gif")]),
+    ("policy_file", lambda p, t: [*_script("examples/evaluate.py"), str(p)]),
     ("energy_checkpoint", lambda p, t: [*_script("examples/train_near_maze.py"), "--out",
                                         str(t / "run"), "--energy", str(p)]),
     ("sb3_zip", lambda p, t: [*MODULE, "data", "evaluate", str(p), "hopper-massdec_25_leggeom"]),
