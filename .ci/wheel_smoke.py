@@ -27,6 +27,13 @@ for env_id in imitenvs.list_envs():
         env.close()
     except Exception as exc:  # report every failing id, not just the first
         failures.append(f"{env_id}: {type(exc).__name__}: {exc}")
+try:  # the shipped policies come with the wheel and load from it
+    from imitenvs.agents.evaluation import load_policy
+
+    _, run = load_policy("pretrained:deepmimic_walk")
+    assert run.env_id == "imitenvs/HumanoidImitate-v0", run.env_id
+except Exception as exc:
+    failures.append(f"pretrained:deepmimic_walk: {type(exc).__name__}: {exc}")
 if failures:
     sys.exit("wheel smoke test failed:\n" + "\n".join(failures))
 print(f"wheel smoke test: {len(imitenvs.list_envs())} ids made from {site}")
