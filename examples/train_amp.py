@@ -121,7 +121,7 @@ PRESETS["deepmimic"] = Preset(
         "reference_obs_steps": (1,),
     },
 )
-DISC_MINIBATCHES = 8
+DISC_MINIBATCHES = 4
 """at most this many discriminator minibatches per epoch: the AMP batch grows with N x T"""
 ALGOS = {"amp": "imitenvs/HumanoidAMP-v0", "deepmimic": "imitenvs/HumanoidImitate-v0"}
 """each algorithm and its default env id"""
