@@ -168,15 +168,11 @@ def _numpy(x: Any) -> Any:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
-def loop_start(batch: Any, clip: int, first: np.ndarray) -> float:
+def loop_start(cycle: np.ndarray, first: np.ndarray, dt: float) -> float:
     """The time in a looping clip (a multiple of ``dt`` within one cycle) whose pose features
-    are closest to ``first`` ``(K*3,)``, an episode's first frame; 0 for clamped clips."""
-    if not bool(batch.clip_loops[clip]):
-        return 0.0
-    cycle = reference_features(
-        batch, clip, max(1, math.ceil(float(batch.motion.clip_lengths[clip]) / batch.dt))
-    )
-    return float(np.argmin(((cycle - first) ** 2).sum(-1))) * batch.dt
+    are closest to ``first`` ``(K*3,)``, an episode's first frame; ``cycle`` ``(C, K*3)`` holds
+    the features of one cycle at ``0, dt, 2 dt, ...`` (:func:`reference_features`)."""
+    return float(np.argmin(((cycle - first) ** 2).sum(-1))) * dt
 
 
 def reference_features(batch: Any, clip: int, num_frames: int, start: float = 0.0) -> np.ndarray:
@@ -306,20 +302,10 @@ def evaluation_kwargs(env_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     return kwargs
 
 
-def episode_limit(env_id: str, env_kwargs: dict[str, Any] | None = None) -> int | None:
-    """The per-episode step limit of ``env_id``: the registered one, else a batched env's own
-    per-world limit (``None``: unlimited)."""
-    env = gymnasium.make(env_id, **(env_kwargs or {}))
-    try:
-        limit = env.spec.max_episode_steps if env.spec is not None else None
-        batch = getattr(env.unwrapped, "batch", None)
-        return limit if limit is not None else getattr(batch, "max_episode_steps", None)
-    finally:
-        env.close()
-
-
-def walk_verdict(result: dict[str, Any], max_steps: int) -> dict[str, Any]:
-    """The three :data:`WALK_CRITERIA` checks of a :func:`humanoid_pose_error` result."""
+def walk_verdict(result: dict[str, Any], max_steps: int | None = None) -> dict[str, Any]:
+    """The three :data:`WALK_CRITERIA` checks of a :func:`humanoid_pose_error` result; a full
+    episode lasts ``max_steps`` (default: the result's ``max_episode_steps``)."""
+    max_steps = result["max_episode_steps"] if max_steps is None else max_steps
     full = float(np.mean([n >= max_steps for n in result["lengths"]]))
     speed, target = result["forward_speed"]["mean"], result["clip_forward_speed"]
     ratio = speed / target if abs(target) > 1e-9 else float("nan")
@@ -357,8 +343,8 @@ def humanoid_pose_error(
         :func:`episode_summary` plus ``dtw_pose_error``, ``dtw_pose_rmse`` and
         ``forward_speed`` (``{"mean", "std"}`` over episodes), ``clip_forward_speed`` (the
         mean over episodes of :func:`reference_forward_speed` of the clip each matched best),
-        per-episode ``lengths``, and ``best_clips`` (the clip name each episode matched best,
-        by the RMSE).
+        per-episode ``lengths``, ``best_clips`` (the clip name each episode matched best,
+        by the RMSE) and ``max_episode_steps`` (the env's per-episode limit).
     """
     probe = gymnasium.make(env_id, **(env_kwargs or {}))  # its motion library: the references
     batch = getattr(probe.unwrapped, "batch", None)
@@ -368,12 +354,17 @@ def humanoid_pose_error(
     num_bodies = len(batch.motion.key_body_names)
     errors, rmses, best = [], [], []
     try:
+        cycles = {  # one cycle of each looping clip, to pick the reference's start phase
+            clip: reference_features(batch, clip, _cycle_frames(batch, clip))
+            for clip in range(batch.motion.num_clips)
+            if bool(batch.clip_loops[clip])
+        }
         results = run_episodes(policy_fn, env_id, episodes, seed, env_kwargs, progress)
         for result in results:
             feats = result["observations"][:, KEY_POS].astype(np.float64)
             per_clip = []
             for clip in range(batch.motion.num_clips):
-                start = loop_start(batch, clip, feats[0])
+                start = loop_start(cycles[clip], feats[0], batch.dt) if clip in cycles else 0.0
                 ref = reference_features(batch, clip, len(feats), start)
                 per_clip.append(
                     (
@@ -396,7 +387,13 @@ def humanoid_pose_error(
         "clip_forward_speed": clip_speed,
         "lengths": [r["steps"] for r in results],
         "best_clips": [batch.motion.clip_names[c] for c in best],
+        "max_episode_steps": batch.max_episode_steps,
     }
+
+
+def _cycle_frames(batch: Any, clip: int) -> int:
+    """Control steps in one pass of clip ``clip`` (at least 1)."""
+    return max(1, math.ceil(float(batch.motion.clip_lengths[clip]) / batch.dt))
 
 
 # ------------------------------------------------------------------------- checkpoints

@@ -27,6 +27,75 @@ import numpy as np
 from imitenvs.agents import evaluation
 from imitenvs.agents.episode import run_episode
 from imitenvs.core.render import default_headless_gl
+from imitenvs.registry import get_entry
+
+
+def evaluate_policy(
+    policy: str | Path,
+    episodes: int = 10,
+    seed: int = 10_000,
+    device: str = "cpu",
+    baseline: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The figures ``examples/evaluate.py`` prints for a runner checkpoint, a policy file or
+    ``pretrained:NAME``: the mean policy on ``episodes`` single-env episodes (reset seeds
+    ``seed, seed + 1, ...``, the run's env kwargs with training-only terminations off).
+
+    Returns:
+        ``env``, ``env_kwargs``, ``iteration``, ``env_steps``, ``seed`` and
+        :func:`~imitenvs.agents.evaluation.episode_summary`; for humanoid ids also
+        ``clip_forward_speed``, ``forward_speed``, ``walk``
+        (:func:`~imitenvs.agents.evaluation.walk_verdict`) and ``pose_error``: ``{"policy":
+        ..., "random": ...}`` (the random baseline on the same seeds with ``baseline``).
+    """
+    if not isinstance(episodes, int) or episodes <= 0:
+        raise ValueError(f"episodes must be an integer > 0, got {episodes!r}")
+    ppo, run, meta = evaluation.load_policy_with_meta(policy, device)
+    env_id, env_kwargs = run.env_id, evaluation.evaluation_kwargs(run.env_kwargs)
+    space = _action_space(env_id, env_kwargs)
+    common = {"env_id": env_id, "episodes": episodes, "seed": seed, "env_kwargs": env_kwargs,
+              "progress": progress}  # fmt: skip
+    result: dict[str, Any] = {
+        "env": env_id,
+        "env_kwargs": env_kwargs,
+        "iteration": meta["iteration"],
+        "env_steps": meta["env_steps"],
+        "seed": seed,
+    }
+    fn = evaluation.ppo_policy(ppo, space)
+    if get_entry(env_id).family != "humanoid":
+        return {**result, **evaluation.episode_summary(evaluation.run_episodes(fn, **common))}
+    scores = {"policy": evaluation.humanoid_pose_error(fn, **common)}
+    if baseline:
+        random = evaluation.random_policy(space, seed)
+        scores["random"] = evaluation.humanoid_pose_error(random, **common)
+    keys = ("dtw_pose_error", "dtw_pose_rmse", "lengths", "best_clips", "forward_speed")
+    result.update({k: v for k, v in scores["policy"].items() if k not in keys})
+    result["forward_speed"] = scores["policy"]["forward_speed"]
+    result["walk"] = evaluation.walk_verdict(scores["policy"])
+    result["pose_error"] = {
+        name: {k: s[k] for k in (*keys, "episode_length")} for name, s in scores.items()
+    }
+    return result
+
+
+def record_episode(
+    policy: str | Path, seed: int = 10_000, max_steps: int | None = None
+) -> tuple[np.ndarray, float]:
+    """``(T, H, W, 3)`` frames of one episode of the mean policy rendered headless (the run's
+    env kwargs with training-only terminations off), and the env's frame rate."""
+    ppo, run = evaluation.load_policy(policy)
+    env_kwargs = evaluation.evaluation_kwargs(run.env_kwargs)
+    default_headless_gl("rgb_array")
+    env = gymnasium.make(run.env_id, render_mode="rgb_array", **env_kwargs)
+    try:
+        fn = evaluation.ppo_policy(ppo, env.action_space)
+        episode = run_episode(env, fn, seed=seed, render=True, max_steps=max_steps)
+        fps = float(env.metadata.get("render_fps", 30))
+    finally:
+        env.close()
+    return np.stack(episode["frames"]), fps
 
 
 def play(
@@ -37,7 +106,8 @@ def play(
     seed: int = 10_000,
     max_steps: int | None = None,
 ) -> dict[str, Any]:
-    """Render one episode of ``policy`` to ``out`` and evaluate it on ``episodes`` episodes.
+    """Render one episode of ``policy`` to ``out`` and evaluate it on ``episodes`` episodes
+    (:func:`evaluate_policy` without the random baseline; ``0``: no evaluation).
 
     Raises:
         ValueError: the policy was trained on another env id, or bad arguments.
@@ -45,51 +115,26 @@ def play(
     """
     if not isinstance(episodes, int) or episodes < 0:
         raise ValueError(f"episodes must be an integer >= 0, got {episodes!r}")
-    ppo, run = evaluation.load_policy(policy)
+    _, run = evaluation.load_policy(policy)
     if run.env_id != env_id:
         raise ValueError(f"{policy} was trained on {run.env_id!r}, not on {env_id!r}")
-    env_kwargs = evaluation.evaluation_kwargs(run.env_kwargs)
-    probe = gymnasium.make(env_id, **env_kwargs)
-    fn = evaluation.ppo_policy(ppo, probe.action_space)
-    probe.close()
     result: dict[str, Any] = {"env": env_id, "policy": str(policy)}
     if out is not None:
-        result["video"] = str(_record(env_id, env_kwargs, fn, out, seed, max_steps))
+        from imitenvs.motion.viewer import write_video
+
+        frames, fps = record_episode(policy, seed, max_steps)
+        result["video"] = str(write_video(frames, out, fps))
     if episodes:
-        result.update(_figures(env_id, env_kwargs, fn, episodes, seed))
+        result.update(evaluate_policy(policy, episodes, seed, baseline=False))
     return result
 
 
-def _record(
-    env_id: str, env_kwargs: dict, fn: Any, out: Path, seed: int, max_steps: int | None
-) -> Path:
-    from imitenvs.motion.viewer import write_video
-
-    default_headless_gl("rgb_array")
-    env = gymnasium.make(env_id, render_mode="rgb_array", **env_kwargs)
+def _action_space(env_id: str, env_kwargs: dict[str, Any]) -> gymnasium.spaces.Space:
+    probe = gymnasium.make(env_id, **env_kwargs)
     try:
-        episode = run_episode(env, fn, seed=seed, render=True, max_steps=max_steps)
-        fps = env.metadata.get("render_fps", 30)
+        return probe.action_space
     finally:
-        env.close()
-    return write_video(np.stack(episode["frames"]), out, fps)
-
-
-def _figures(env_id: str, env_kwargs: dict, fn: Any, episodes: int, seed: int) -> dict:
-    common = {"env_id": env_id, "episodes": episodes, "seed": seed, "env_kwargs": env_kwargs}
-    if imitenvs_family(env_id) != "humanoid":
-        return evaluation.episode_summary(evaluation.run_episodes(fn, **common))
-    scores = evaluation.humanoid_pose_error(fn, **common)
-    limit = evaluation.episode_limit(env_id, env_kwargs)
-    scores["walk"] = evaluation.walk_verdict(scores, limit)
-    return scores
-
-
-def imitenvs_family(env_id: str) -> str:
-    """The registry family of ``env_id``."""
-    from imitenvs.registry import get_entry
-
-    return get_entry(env_id).family
+        probe.close()
 
 
 def _cmd_play(args: argparse.Namespace) -> int:

@@ -228,7 +228,7 @@ class Runner:
             distributed.broadcast_parameters(self.amp.disc)
         self.storage = RolloutStorage(ppo_cfg.num_steps, n, o, a, self.device, amp_dim)
         self.iteration, self.global_step = 0, 0
-        self._resumed = False
+        self._folder_checked = False  # a resumed run or a checked folder skips the check
         self._demos = None
         self._begin_segment()
 
@@ -355,9 +355,11 @@ class Runner:
     def _check_fresh_folder(self) -> None:
         """A new run (not resumed) refuses a ``log_dir`` that holds another run's checkpoints,
         unless ``run.force`` is set."""
-        if self._resumed or self.run.force or self.run.log_dir is None or not self.dist.is_main:
+        if self._folder_checked or self.run.force or self.run.log_dir is None:
             return
-        self._resumed = True  # checked once: later calls see this run's own checkpoints
+        self._folder_checked = True  # once: later calls would see this run's own checkpoints
+        if not self.dist.is_main:
+            return
         old = sorted(self.run.log_dir.glob("checkpoint_*.pt"))
         if old:
             raise FileExistsError(
@@ -432,8 +434,9 @@ class Runner:
         """
         state = read_checkpoint(path, self.device)
         saved = state["run"]
+        current = plain_config(self.run)
         for key in RESUME_KEYS:
-            mine = plain_config(self.run)[key]
+            mine = current[key]
             if saved.get(key) != mine:
                 raise ValueError(
                     f"{path} was trained with {key}={saved.get(key)!r}, this run has "
@@ -450,7 +453,7 @@ class Runner:
             self.style.load_state_dict(style if own is None else own["style"])
         self.generator.set_state((state["generator"] if own is None else own["generator"]).cpu())
         self.iteration, self.global_step = int(state["iteration"]), int(state["global_step"])
-        self._resumed = True
+        self._folder_checked = True
         self._begin_segment()
 
     def close(self) -> None:

@@ -27,11 +27,9 @@ import json
 import logging
 from pathlib import Path
 
-import gymnasium
 import torch
 
-import imitenvs
-from imitenvs.agents import evaluation
+from imitenvs.agents.play import evaluate_policy
 from imitenvs.core.files import atomic_write_text
 from imitenvs.core.scripts import run_main
 
@@ -56,47 +54,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Evaluate; returns (and prints) the JSON result."""
+    """Evaluate (:func:`imitenvs.agents.play.evaluate_policy`); returns and prints the JSON."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
-    ppo, run, meta = evaluation.load_policy_with_meta(args.checkpoint, args.device)
-    env_id, env_kwargs = run.env_id, evaluation.evaluation_kwargs(run.env_kwargs)
-    probe = gymnasium.make(env_id, **env_kwargs)
-    action_space = probe.action_space
-    probe.close()
-    policy = evaluation.ppo_policy(ppo, action_space)
-    common = dict(
-        env_id=env_id,
-        episodes=args.episodes,
-        seed=args.seed,
-        env_kwargs=env_kwargs,
-        progress=not args.no_progress,
+    result = {"checkpoint": str(args.checkpoint)}
+    result.update(
+        evaluate_policy(
+            args.checkpoint,
+            args.episodes,
+            args.seed,
+            args.device,
+            baseline=not args.no_random,
+            progress=not args.no_progress,
+        )
     )
-    result = {
-        "checkpoint": str(args.checkpoint),
-        "env": env_id,
-        "env_kwargs": env_kwargs,
-        "iteration": meta["iteration"],
-        "env_steps": meta["env_steps"],
-        "seed": args.seed,
-    }
-    if imitenvs.registry.get_entry(env_id).family == "humanoid":
-        scores = {"policy": evaluation.humanoid_pose_error(policy, **common)}
-        if not args.no_random:
-            baseline = evaluation.random_policy(action_space, args.seed)
-            scores["random"] = evaluation.humanoid_pose_error(baseline, **common)
-        keys = ("dtw_pose_error", "dtw_pose_rmse", "lengths", "best_clips", "forward_speed")
-        result.update({k: v for k, v in scores["policy"].items() if k not in keys})
-        result["forward_speed"] = scores["policy"]["forward_speed"]
-        limit = evaluation.episode_limit(env_id, env_kwargs)
-        result["walk"] = evaluation.walk_verdict(scores["policy"], limit)
-        result["pose_error"] = {
-            name: {k: s[k] for k in (*keys, "episode_length")} for name, s in scores.items()
-        }
-    else:
-        episodes = evaluation.run_episodes(policy, **common)
-        result.update(evaluation.episode_summary(episodes))
     text = json.dumps(result, indent=1)
     if args.out is not None:
         atomic_write_text(args.out, text + "\n")

@@ -20,15 +20,14 @@ import logging
 import subprocess
 from pathlib import Path
 
-import numpy as np
-
 from imitenvs.agents import evaluation
+from imitenvs.agents.play import evaluate_policy, record_episode
 from imitenvs.assets import asset_path
 from imitenvs.core.files import atomic_write_json
-from imitenvs.core.scripts import load_script, run_main
+from imitenvs.core.scripts import run_main
+from imitenvs.viz import save_frame_strip
 
 log = logging.getLogger("ship_policy")
-EVALUATE = Path(__file__).resolve().parent / "evaluate.py"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -71,30 +70,10 @@ def git_commit() -> str | None:
     return out.stdout.strip()
 
 
-def frame_strip(checkpoint: Path, path: Path) -> Path:
-    """Six frames of one episode of the mean policy, side by side."""
-    import gymnasium
-
-    from imitenvs.agents.episode import run_episode
-    from imitenvs.viz import save_frame_strip
-
-    ppo, run = evaluation.load_policy(checkpoint)
-    kwargs = evaluation.evaluation_kwargs(run.env_kwargs)
-    env = gymnasium.make(run.env_id, render_mode="rgb_array", **kwargs)
-    try:
-        fn = evaluation.ppo_policy(ppo, env.action_space)
-        episode = run_episode(env, fn, seed=10_000, render=True, max_steps=90)
-    finally:
-        env.close()
-    return save_frame_strip(np.stack(episode["frames"]), path)
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    figures = load_script(EVALUATE).main(
-        [str(args.checkpoint), "--episodes", str(args.episodes), "--no-progress"]
-    )
+    figures = evaluate_policy(args.checkpoint, args.episodes)
     _, run, meta = evaluation.load_policy_with_meta(args.checkpoint)
     card = {
         "name": args.name,
@@ -107,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
         "iteration": meta["iteration"],
         "env_steps": meta["env_steps"],
         **training_clock(args.checkpoint.parent, meta["env_steps"]),
-        "evaluation": {k: v for k, v in figures.items() if k not in ("checkpoint",)},
+        "evaluation": figures,
         "evaluate_command": f"python examples/evaluate.py pretrained:{args.name} "
         f"--episodes {args.episodes}",
         "note": args.note,
@@ -115,8 +94,9 @@ def main(argv: list[str] | None = None) -> dict:
     folder = args.out_dir or asset_path("policies")
     evaluation.export_policy(args.checkpoint, folder / f"{args.name}.pt", card)
     atomic_write_json(folder / f"{args.name}.json", card)
-    if args.frames is not None:
-        card["frames"] = str(frame_strip(args.checkpoint, args.frames))
+    if args.frames is not None:  # six frames of the first 3 s, side by side
+        frames, _ = record_episode(args.checkpoint, max_steps=90)
+        card["frames"] = str(save_frame_strip(frames, args.frames))
     print(json.dumps(card, indent=1))
     return card
 

@@ -59,26 +59,47 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+class AtomicFile:
+    """A temporary sibling of ``path`` (hidden, same suffix) to write to by name: :meth:`commit`
+    ``fsync``-s it and renames it over ``path`` (``os.replace``, atomic) and syncs the folder;
+    :meth:`discard` deletes it and leaves ``path`` untouched. For writers that need a file
+    *name* and outlive one block (a video stream); :func:`atomic_path` is the block form."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.tmp = self.path.with_name(f".{self.path.stem}.{token}.tmp{self.path.suffix}")
+
+    def commit(self) -> Path:
+        try:
+            with self.tmp.open("rb") as written:
+                os.fsync(written.fileno())
+            self.tmp.replace(self.path)
+        except BaseException:
+            self.discard()
+            raise
+        _fsync_dir(self.path.parent)
+        return self.path
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yields a temporary sibling path of ``path`` (same suffix) to write; when the block ends
-    without an exception the file is ``fsync``-ed and renamed over ``path`` (``os.replace``,
-    atomic) and the folder is synced. On an exception (or a kill) the temporary file is
-    deleted (or left as a hidden ``.<name>.*.tmp<suffix>``) and ``path`` is untouched. For
-    writers that need a file *name* (ffmpeg, matplotlib, PIL); :func:`atomic_writer` gives a
-    file object."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    """Yields a temporary sibling path of ``path`` (:class:`AtomicFile`) to write; when the
+    block ends without an exception it replaces ``path`` atomically, on an exception (or a
+    kill) it is deleted (or left as a hidden ``.<name>.*.tmp<suffix>``) and ``path`` is
+    untouched. For writers that need a file *name* (ffmpeg, matplotlib, PIL);
+    :func:`atomic_writer` gives a file object."""
+    target = AtomicFile(path)
     try:
-        yield tmp
-        with tmp.open("rb") as written:
-            os.fsync(written.fileno())
-        tmp.replace(path)
+        yield target.tmp
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        target.discard()
         raise
-    _fsync_dir(path.parent)
+    target.commit()
 
 
 @contextmanager
@@ -192,10 +213,13 @@ class RunLock:
 
 @contextmanager
 def exclusive_lock(path: str | Path, what: str = "file") -> Iterator[None]:
-    """Hold an exclusive advisory lock (``flock``) on ``<path>.lock`` for the block.
+    """Hold an exclusive advisory lock (``flock``) on ``<path>.lock`` for the block; the lock
+    file is removed when the block ends (before the lock is released, so a process that opened
+    it in between finds its file gone and stops rather than locking a file nobody else sees).
 
     Raises:
-        InUseError: another process holds it (naming ``path``); nothing is waited for.
+        InUseError: another process holds it, or just released it (naming ``path``); nothing
+            is waited for.
     """
     lock_path = Path(str(path) + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,9 +234,23 @@ def exclusive_lock(path: str | Path, what: str = "file") -> Iterator[None]:
                 ) from None
             raise
         try:
+            if not _same_file(lock_path, handle.fileno()):
+                raise InUseError(
+                    f"another process has just finished or abandoned {what} {path}; run again"
+                )
             yield
         finally:
+            if _same_file(lock_path, handle.fileno()):
+                lock_path.unlink(missing_ok=True)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        return path.stat().st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
 
 
 # ---------------------------------------------------------------------- checksummed torch

@@ -41,7 +41,6 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -219,7 +218,7 @@ def download(
     if target.is_file():
         return _reuse(target, remote, allow_unverified)
     part = target.with_name(target.name + ".part")
-    with _download_lock(part):
+    with exclusive_lock(part, "download"):
         if target.is_file():  # another process finished it just before we took the lock
             return _reuse(target, remote, allow_unverified)
         return _fetch(remote, target, part, timeout, progress, allow_unverified)
@@ -232,26 +231,6 @@ def _reuse(target: Path, remote: RemoteFile, allow_unverified: bool) -> Path:
         raise ValueError(f"{exc}; delete {target} and run again to re-download") from exc
     logger.info("%s already present and verified", target)
     return target
-
-
-@contextlib.contextmanager
-def _download_lock(part: Path) -> Iterator[None]:
-    """:func:`exclusive_lock` on ``part``, removing the lock file when done.
-
-    A process that opened the lock file just before its previous holder removed it would lock
-    a file nobody else sees; it notices that the file is gone and stops.
-    """
-    lock_path = Path(f"{part}.lock")
-    with exclusive_lock(part, "download"):
-        if not lock_path.exists():
-            raise RuntimeError(
-                f"another process has just finished or abandoned the download into {part}; "
-                "run the command again"
-            )
-        try:
-            yield
-        finally:
-            lock_path.unlink(missing_ok=True)
 
 
 def _fetch(

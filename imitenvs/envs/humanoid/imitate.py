@@ -256,7 +256,7 @@ class HumanoidImitateEnv(HumanoidEnv):
         cos_s, sin_s = heading_cos_sin(sim.root_rot)
         out = []
         for k in self.config.reference_obs_steps:
-            ref = self._reference(self._clip, self._time + k * self.dt)[0]
+            ref = self.reference_state(self._clip, self._time + k * self.dt)
             cos_r, sin_r = heading_cos_sin(ref.root_rot)
             offset = to_heading_frame((ref.root_pos - sim.root_pos)[:, None], cos_s, sin_s)[:, 0]
             rel = torch.stack([cos_r * cos_s + sin_r * sin_s, sin_r * cos_s - cos_r * sin_s], -1)

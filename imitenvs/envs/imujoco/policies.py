@@ -10,7 +10,6 @@ policy is for, refuses pickled fields SB3 does not write, and reads the network 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ import gymnasium
 import numpy as np
 
 from imitenvs.core.checks import check_choice, check_positive_int
-from imitenvs.core.files import atomic_path
+from imitenvs.core.files import AtomicFile
 from imitenvs.envs.imujoco.grid import parse_variant
 
 logger = logging.getLogger(__name__)
@@ -106,14 +105,13 @@ class VideoWriter:
         self._module = imageio_ffmpeg
         self._fps = fps
         self._writer: Any = None
-        self._stack = contextlib.ExitStack()
-        self._tmp = self._stack.enter_context(atomic_path(self.path))
+        self._file = AtomicFile(self.path)
 
     def add(self, frame: np.ndarray) -> None:
         if self._writer is None:
             height, width = frame.shape[:2]
             self._writer = self._module.write_frames(
-                str(self._tmp), (width, height), fps=self._fps, macro_block_size=1
+                str(self._file.tmp), (width, height), fps=self._fps, macro_block_size=1
             )
             self._writer.send(None)
         self._writer.send(np.ascontiguousarray(frame))
@@ -123,7 +121,7 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-            self._stack.close()
+            self._file.commit()
         else:
             self.discard()
 
@@ -132,7 +130,7 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._stack.__exit__(RuntimeError, RuntimeError("discarded"), None)
+        self._file.discard()
 
     def __enter__(self) -> VideoWriter:
         return self
