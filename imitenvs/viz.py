@@ -8,6 +8,8 @@
   maze demos). Cells whose ``s`` lies inside a wall are left blank.
 - :func:`pusht_frames` / :func:`save_gif` / :func:`save_frame_strip`: frames of a PushT episode
   rendered from its states, as an animated GIF or a strip of stills.
+- :func:`reward_weight_bars`: grouped bars of reward weights per feature (RLSP's inferred
+  rewards), one panel per problem.
 
 matplotlib is imported lazily (the ``planar`` extra) and only through its object API
 (``Figure`` + Agg canvas), so no global backend or pyplot state is touched.
@@ -223,4 +225,40 @@ def save_frame_strip(frames: np.ndarray, path: str | Path, count: int = 6) -> Pa
         ax.imshow(frames[i])
         ax.set_title(f"t = {i}", fontsize=8)
         ax.axis("off")
+    return _save(fig, path)
+
+
+def reward_weight_bars(
+    panels: Sequence[tuple[str, Sequence[str], dict[str, np.ndarray]]],
+    path: str | Path,
+    columns: int = 2,
+) -> Path:
+    """Grouped bar charts of reward weights, one panel per problem, saved atomically.
+
+    Args:
+        panels: ``(title, feature_names, {series label: weights (k,)})`` per panel; every
+            series of a panel has one weight per feature name.
+        path: Output image (png/svg/pdf by suffix).
+        columns: Panels per row.
+    """
+    rows = -(-len(panels) // columns)
+    fig = _figure((6.5 * columns, 3.6 * rows))
+    for i, (title, names, series) in enumerate(panels):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        x = np.arange(len(names))
+        width = 0.8 / max(len(series), 1)
+        for j, (label, weights) in enumerate(series.items()):
+            values = np.asarray(weights, dtype=np.float64)
+            if values.shape != (len(names),):
+                raise ValueError(
+                    f"panel {title!r}, series {label!r}: {values.shape[0]} weights for "
+                    f"{len(names)} features"
+                )
+            ax.bar(x + (j - (len(series) - 1) / 2) * width, values, width, label=label)
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.set_xticks(x, list(names), rotation=60, ha="right", fontsize=7)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("weight")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
     return _save(fig, path)

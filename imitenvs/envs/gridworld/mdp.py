@@ -120,6 +120,11 @@ class TabularMDP(Generic[S]):
         return self.transitions.reshape((n_s * n_a, n_s)).tocsr()
 
     @cached_property
+    def transition_matrix_transpose(self) -> sparse.csr_array:
+        """``P`` transposed, CSR of shape ``(nS, nS * nA)``: pushes ``(s, a)`` mass to ``s'``."""
+        return self.transition_matrix.T.tocsr()
+
+    @cached_property
     def is_deterministic(self) -> bool:
         """Whether every ``(s, a)`` has exactly one successor."""
         return self.transition_matrix.nnz == self.n_states * self.n_actions
