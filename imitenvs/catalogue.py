@@ -20,6 +20,15 @@ Generated from `imitenvs/registry.py` by `python -m imitenvs catalogue --write`;
 hand (a test fails when this file is stale). `python -m imitenvs info ID` shows one entry.
 """
 
+#: Each family's own page, linked under its heading in ``docs/envs.md``.
+FAMILY_DOCS = {
+    "gridworld": "gridworlds.md",
+    "planar": "planar.md",
+    "imujoco": "imujoco.md",
+    "deep_rlsp": "deep_rlsp_envs.md",
+    "humanoid": "humanoid.md",
+}
+
 
 def describe_space(space: gymnasium.Space) -> str:
     """Short, stable text for a space: ``Discrete(5)``, ``Box(float32, (75,))``, ..."""
@@ -48,6 +57,8 @@ def render_catalogue() -> str:
     for family in families():
         entries = [e for e in ENTRIES if e.family == family]
         lines.append(f"\n## {family} ({len(entries)} ids)\n")
+        if family in FAMILY_DOCS:
+            lines.append(f"Documented in [{FAMILY_DOCS[family]}]({FAMILY_DOCS[family]}).\n")
         lines.append("| id | summary | observation | action | episode steps | batched |")
         lines.append("|---|---|---|---|---|---|")
         for e in entries:

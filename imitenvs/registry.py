@@ -161,6 +161,50 @@ def _imujoco_entries() -> list[EnvEntry]:
     return entries
 
 
+_DEEP_RLSP_EP = "imitenvs.envs.deep_rlsp.locomotion"
+
+
+def _deep_rlsp_entries() -> list[EnvEntry]:
+    """Deep RLSP's MuJoCo tasks on gymnasium's v5 models, with the remaining-time feature."""
+    rows = [
+        (
+            "HalfCheetah-FW-v0",
+            "DeepRLSPHalfCheetahEnv",
+            {"direction": "forward"},
+            "Deep RLSP's cheetah running forward: x velocity - 0.1|a|^2, time feature.",
+        ),
+        (
+            "HalfCheetah-BW-v0",
+            "DeepRLSPHalfCheetahEnv",
+            {"direction": "backward"},
+            "Deep RLSP's cheetah running backward: -x velocity - 0.1|a|^2, time feature.",
+        ),
+        (
+            "Hopper-FW-v0",
+            "DeepRLSPHopperEnv",
+            {},
+            "Hopper-v5 (reward, termination) with Deep RLSP's time feature.",
+        ),
+        (
+            "Hopper-FW-Penalty-v0",
+            "DeepRLSPHopperEnv",
+            {"penalty": 1.0},
+            "Hopper-FW without termination: reward - 1 on every unhealthy step.",
+        ),
+    ]
+    return [
+        EnvEntry(
+            name=name,
+            entry_point=f"{_DEEP_RLSP_EP}:{cls}",
+            family="deep_rlsp",
+            summary=summary,
+            kwargs=kwargs,
+            max_episode_steps=1000,
+        )
+        for name, cls, kwargs, summary in rows
+    ]
+
+
 def _humanoid_entries() -> list[EnvEntry]:
     """Humanoid imitation on MuJoCo, natively batched (``gymnasium.make(id, num_envs=N)``)."""
     rows = [
@@ -200,6 +244,7 @@ def _humanoid_entries() -> list[EnvEntry]:
 def _build_entries() -> tuple[EnvEntry, ...]:
     entries = tuple(_gridworld_entries()) + tuple(_planar_entries())
     entries += tuple(_imujoco_entries())
+    entries += tuple(_deep_rlsp_entries())
     entries += tuple(_humanoid_entries())
     names = [e.name for e in entries]
     duplicated = sorted({n for n in names if names.count(n) > 1})
