@@ -72,6 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--burn-in", type=int, default=1_000)
     p.add_argument("--step-size", type=float, default=0.01, help="MCMC proposal std")
     p.add_argument("--json", action="store_true", help="print the rows as one JSON list")
+    p.add_argument("--rows", type=Path, help="redraw the table and figure from saved --json rows")
     p.add_argument("--figure", type=Path, default=FIGURE, help="inferred-reward bar chart")
     p.add_argument("--no-figure", action="store_true")
     return p.parse_args(argv)
@@ -133,10 +134,17 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def save_figure(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Bars of the inferred weights (first seed) beside the true reward, one panel per problem."""
+    """Bars of the inferred weights (additive runs, first seed) beside the true reward, one panel
+    per problem."""
     panels = []
     for env_id in dict.fromkeys(r["env_id"] for r in rows):
-        inferred = [r for r in rows if r["env_id"] == env_id and r["inferred_reward"] is not None]
+        inferred = [
+            r
+            for r in rows
+            if r["env_id"] == env_id
+            and r["inferred_reward"] is not None
+            and r["combination"] == "additive"
+        ]
         if not inferred:
             continue
         first_seed = min(r["seed"] for r in inferred)
@@ -150,15 +158,35 @@ def save_figure(rows: list[dict[str, Any]], path: Path) -> Path | None:
     return reward_weight_bars(panels, path, columns=min(2, len(panels)))
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    grid = build_grid(args)
+def run_grid(grid: list[ExperimentConfig]) -> list[dict[str, Any]]:
+    """Run every configuration, with a progress bar on stderr."""
     rows = []
     bar = tqdm(grid, desc="RLSP comparison", unit="run", file=sys.stderr)
     for cfg in bar:
         bar.set_postfix_str(f"{SHORT_NAMES.get(cfg.env_id, cfg.env_id)} {cfg.method}")
         rows.append(run_experiment(cfg))
+    return rows
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows saved with ``--json``; a file that is not such a list is one clear error."""
+    try:
+        rows = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON file of rows ({exc})") from None
+    needed = {"env_id", "method", "combination", "uniform_prior", "seed", "inferred_reward"}
+    needed |= {"true_reward_fraction", "feature_names"}
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and needed <= set(r) for r in rows
+    ):
+        raise ValueError(f"{path}: expected a JSON list of rows with keys {sorted(needed)}")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    rows = read_rows(args.rows) if args.rows else run_grid(build_grid(args))
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
