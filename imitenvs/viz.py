@@ -9,7 +9,7 @@
 - :func:`pusht_frames` / :func:`save_gif` / :func:`save_frame_strip`: frames of a PushT episode
   rendered from its states, as an animated GIF or a strip of stills.
 - :func:`reward_weight_bars`: grouped bars of reward weights per feature (RLSP's inferred
-  rewards), one panel per problem.
+  rewards), one panel per problem; :func:`line_plots`: learning curves side by side.
 
 matplotlib is imported lazily (the ``planar`` extra) and only through its object API
 (``Figure`` + Agg canvas), so no global backend or pyplot state is touched.
@@ -262,4 +262,26 @@ def reward_weight_bars(
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (3.6 * rows)))
+    return _save(fig, path)
+
+
+def line_plots(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    xlabel: str = "",
+    title: str = "",
+) -> Path:
+    """One small line chart per series (``label -> (x, y)``), side by side, saved atomically."""
+    fig = _figure((4.5 * len(series), 3.4))
+    for i, (label, (x, y)) in enumerate(series.items()):
+        if len(x) != len(y):
+            raise ValueError(f"series {label!r} has {len(x)} x values and {len(y)} y values")
+        ax = fig.add_subplot(1, len(series), i + 1)
+        ax.plot(x, y, marker="o", ms=3)
+        ax.set_xlabel(xlabel)
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)
