@@ -61,6 +61,7 @@ from imitenvs.agents.ppo import PPO, PPOConfig
 from imitenvs.agents.runner import RunConfig, read_checkpoint
 from imitenvs.assets import asset_path
 from imitenvs.core.files import load_torch, save_torch
+from imitenvs.data.dtw import dtw_cost as dtw_cost  # the one DP (imitenvs.data.dtw)
 from imitenvs.envs.humanoid.obs import AMP_OBS_SLICES, heading_cos_sin, to_heading_frame
 from imitenvs.motion import MotionState
 
@@ -92,32 +93,6 @@ def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         diff = a[start : start + rows, None, :] - b[None, :, :]
         out[start : start + rows] = np.einsum("tud,tud->tu", diff, diff)
     return out
-
-
-def dtw_cost(local: np.ndarray) -> tuple[float, int]:
-    """Classic DTW over a local cost matrix ``local (T, U)`` (steps: diagonal, down, right).
-
-    ``C(0, 0) = 0``, ``C(i, j) = local(i, j) + min(C(i-1, j-1), C(i-1, j), C(i, j-1))``. The DP
-    runs one anti-diagonal at a time, with each diagonal vectorised.
-
-    Returns:
-        the summed local cost along the optimal path from ``(0, 0)`` to ``(T-1, U-1)``, and
-        that path's length in cells (ties prefer the diagonal step).
-    """
-    t, u = local.shape
-    acc = np.full((t + 1, u + 1), np.inf)
-    acc[0, 0] = 0.0
-    steps = np.zeros((t + 1, u + 1), dtype=np.int64)
-    for k in range(2, t + u + 1):  # cells (i, j), 1-based, with i + j = k
-        i = np.arange(max(1, k - u), min(t, k - 1) + 1)
-        j = k - i
-        candidates = np.stack([acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]])
-        lengths = np.stack([steps[i - 1, j - 1], steps[i - 1, j], steps[i, j - 1]])
-        best = np.argmin(candidates, axis=0)
-        cols = np.arange(len(i))
-        acc[i, j] = local[i - 1, j - 1] + candidates[best, cols]
-        steps[i, j] = lengths[best, cols] + 1
-    return float(acc[t, u]), int(steps[t, u])
 
 
 def dtw_distance(a: Any, b: Any, *, squared: bool = True, normalize: bool = False) -> float:
