@@ -6,6 +6,7 @@ Commands:
     data collect imujoco VARIANT ...            iMuJoCo trajectories (see imitenvs.envs.imujoco.cli)
     data download imujoco --to DIR              the original iMuJoCo files (resume, verify)
     data evaluate POLICY ID --episodes N        mean ± std return of a policy
+    data milo stats|collect|expert|convert      MILO offline datasets (see imitenvs.data.milo)
 
 More sources plug in as further subcommands of ``data`` or of ``data collect``.
 """
@@ -110,3 +111,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from imitenvs.envs.imujoco.cli import add_data_commands
 
     add_data_commands(sub, collect_subparsers=sources)
+
+    from imitenvs.data.milo.cli import add_milo_commands
+
+    add_milo_commands(sub)

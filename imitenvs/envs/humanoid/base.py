@@ -280,6 +280,91 @@ class HumanoidEnv(BatchedEnv):
         pos, _ = self.kinematics.forward(ref.root_pos, ref.root_rot, ref.dof_pos)
         return dataclasses.replace(ref, key_pos=pos[:, self.humanoid.key_body_ids])
 
+    def reset_to_reference(
+        self,
+        clip_ids: Any,
+        times: Any,
+        *,
+        seed: int | None = None,
+        pose_noise: float = 0.0,
+        vel_noise: float = 0.0,
+        velocity_scale: float = 1.0,
+        resolve: bool = True,
+    ) -> Any:
+        """Reset every world onto the reference: world ``i`` on clip ``clip_ids[i]`` at time
+        ``times[i]`` (each ``(N,)``), as DeepMimic's ``reset_time`` (MILO's data collection).
+
+        Args:
+            seed: seeds the env's generator first, as ``reset(seed=...)``.
+            pose_noise: each hinge angle gets ``U(-pose_noise, pose_noise)`` rad.
+            vel_noise: each hinge velocity gets ``U(-vel_noise, vel_noise)`` rad/s.
+            velocity_scale: the reference velocities are scaled by it (DeepMimic's
+                ``interpolation``: 1 the clip's, 0 at rest).
+            resolve: lift a character whose lowest geom point is below the floor until it
+                touches it (DeepMimic's ground-intersection resolve).
+
+        Returns:
+            the observation ``(N, O)``; the task (reward reference, phase) starts from there.
+        """
+        self.reset(seed=seed)
+        with torch_threads(self.torch_threads):
+            clips = torch.as_tensor(clip_ids, device=self.device, dtype=torch.int64).reshape(-1)
+            t = torch.as_tensor(times, device=self.device, dtype=torch.float32).reshape(-1)
+            if clips.shape != (self.num_envs,) or t.shape != (self.num_envs,):
+                raise ValueError(f"clip_ids and times must both have {self.num_envs} entries")
+            ref = self.motion.get_state(clips, t)
+            ref = dataclasses.replace(
+                ref,
+                dof_pos=ref.dof_pos + self._uniform_noise(ref.dof_pos, pose_noise),
+                root_vel=ref.root_vel * velocity_scale,
+                root_ang_vel=ref.root_ang_vel * velocity_scale,
+                dof_vel=ref.dof_vel * velocity_scale + self._uniform_noise(ref.dof_vel, vel_noise),
+            )
+            on_ref = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+            qpos, qvel = self._start_state(ref, on_ref)
+            self.physics.set_state(self._all.to(self.physics.device), qpos, qvel)
+            if resolve:
+                lift = (-self._lowest_geom_point()).clamp_min(0.0)
+                if bool((lift > 0).any()):
+                    qpos = qpos.clone()
+                    qpos[:, 2] += lift.to(qpos)
+                    self.physics.set_state(self._all.to(self.physics.device), qpos, qvel)
+            self._char_obs = self.character_obs(self.sim_state())
+            self._task_reset(self._all, (clips, t, on_ref))
+            return self._out(self._observe())
+
+    def _uniform_noise(self, like: torch.Tensor, scale: float) -> torch.Tensor:
+        """``U(-scale, scale)`` of ``like``'s shape, from the env's generator (0: zeros)."""
+        if scale == 0.0:
+            return torch.zeros_like(like)
+        draw = torch.rand(like.shape, generator=self.generator, device=like.device)
+        return (2.0 * draw - 1.0) * scale
+
+    def _lowest_geom_point(self) -> torch.Tensor:
+        """``(N,)`` height of the lowest point of every world's character geoms."""
+        if not hasattr(self, "_all_geoms"):
+            model, dev, dtype = self.model, self.physics.device, self.physics.qpos.dtype
+            geoms = [g for g in range(model.ngeom) if int(model.geom_bodyid[g]) != 0]
+            parts = [_GEOM_EXTENT[int(model.geom_type[g])](model.geom_size[g]) for g in geoms]
+            self._all_geoms = torch.tensor(geoms, device=dev)
+            self._all_radius = torch.tensor([r for r, _ in parts], dtype=dtype, device=dev)
+            self._all_half = torch.tensor([h for _, h in parts], dtype=dtype, device=dev)
+        p = self.physics
+        axes_z = p.geom_xmat[:, self._all_geoms, 6:9].abs()
+        z = p.geom_xpos[:, self._all_geoms, 2] - self._all_radius
+        return (z - (axes_z * self._all_half).sum(-1)).amin(1)
+
+    @contextlib.contextmanager
+    def hold_finished_worlds(self) -> Iterator[None]:
+        """Inside the block a world that finishes is not reset: its physics keeps the final
+        state (for recorders that read bodies of the final state, such as MILO's DTW). Its
+        episode counter still restarts; keep stepping it only if its later steps are ignored."""
+        self._reset_worlds = lambda ids: None  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            del self._reset_worlds
+
     def _sample_starts(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Clip ids, clip times and the reference-start mask (each ``(k,)``) of ``k`` resets."""
         mode = self.config.state_init
