@@ -143,6 +143,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="log/checkpoint dir (runs/amp_<family>)")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint period, iterations")
+    p.add_argument(
+        "--keep-checkpoints", type=int, default=2, help="numbered checkpoints kept (MILO: all)"
+    )
     p.add_argument("--minutes", type=float, help="stop after this much wall-clock time")
     p.add_argument("--resume", type=Path, help="checkpoint to continue from")
     p.add_argument(
@@ -220,6 +223,7 @@ def build_runner(args: argparse.Namespace, dist: distributed.DistInfo | None = N
         device=args.device,
         log_dir=args.out or Path("runs") / (name if name == "deepmimic" else f"amp_{name}"),
         save_every=args.save_every,
+        keep_checkpoints=args.keep_checkpoints,
         env_kwargs=env_kwargs,
         progress=not args.no_progress,
         max_minutes=args.minutes,
