@@ -256,3 +256,38 @@ def test_quality_reports_real_clip_problems(shared_data: Path) -> None:
     )
     assert quality.min_sole_height < -0.04
     assert quality.loop_dof_gap == 0.0  # clamp clip: no loop to close
+
+
+def test_corrupt_pickles_give_one_value_error_and_no_huge_allocation(tmp_path: Path) -> None:
+    """Random byte flips in a numpy pickle: every load returns or raises one ValueError naming
+    the file (corrupt lengths are bounded by the file, no traceback of another type)."""
+    from imitenvs.motion.formats.safe_unpickle import safe_load_file
+
+    payload = {"fps": 30, "rot": np.arange(24, dtype=np.float32).reshape(2, 3, 4), "name": "walk"}
+    whole = pickle.dumps(payload, protocol=4)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "clip.pkl"
+    for _ in range(300):
+        data = bytearray(whole)
+        for _ in range(int(rng.integers(1, 4))):
+            data[int(rng.integers(len(data)))] = int(rng.integers(256))
+        path.write_bytes(bytes(data))
+        try:
+            safe_load_file(path)
+        except ValueError as exc:
+            assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+    # A length field of 2**40 bytes must not be honoured (the file holds ~100 bytes).
+    huge = bytearray(pickle.dumps(b"x" * 8, protocol=4))
+    at = huge.index(b"C")  # SHORT_BINBYTES -> BINBYTES8 with a huge length
+    path.write_bytes(bytes(huge[:at]) + b"\x8e" + (2**40).to_bytes(8, "little") + b"x" * 8 + b".")
+    with pytest.raises(ValueError, match="not a valid pickle"):
+        safe_load_file(path)
+
+
+def test_out_of_band_pickle_buffers_are_refused() -> None:
+    import io
+
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(np.arange(4.0), protocol=5, buffer_callback=buffers.append)
+    with pytest.raises(UnsafePickleError, match="out-of-band"):
+        safe_load(io.BytesIO(data))

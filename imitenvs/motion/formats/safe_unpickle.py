@@ -11,7 +11,10 @@ bool, None) need no lookup. Any other global (``os.system``, ``builtins.eval``, 
 from __future__ import annotations
 
 import collections
+import io
 import pickle
+import pickletools
+import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -60,19 +63,53 @@ class RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
 
-def safe_load(stream: BinaryIO) -> Any:
-    """Unpickle one object from ``stream`` with :class:`RestrictedUnpickler`."""
+#: Opcodes that hand the unpickler buffers from outside the stream (protocol 5); refused.
+_OUT_OF_BAND = frozenset({"NEXT_BUFFER", "READONLY_BUFFER"})
+#: What a corrupt pickle can raise while it is parsed or while numpy rebuilds its arrays.
+_CORRUPT = (
+    pickle.UnpicklingError, EOFError, AttributeError, TypeError, IndexError, KeyError,
+    OverflowError, MemoryError, RecursionError, struct.error, SystemError, ValueError,
+)  # fmt: skip
+
+
+def _check_opcodes(data: bytes) -> None:
+    """Parse every opcode without running anything: a malformed stream or an out-of-band
+    buffer is refused before the unpickler allocates from a corrupt length."""
     try:
-        return RestrictedUnpickler(stream).load()
+        for opcode, _, _ in pickletools.genops(data):
+            if opcode.name in _OUT_OF_BAND:
+                raise UnsafePickleError(f"refusing out-of-band pickle buffers ({opcode.name})")
+            if opcode.name == "STOP":
+                return
     except UnsafePickleError:
         raise
-    except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, IndexError) as exc:
-        raise ValueError(f"not a valid pickle: {exc}") from exc
+    except _CORRUPT as exc:
+        raise ValueError(f"not a valid pickle: {exc}") from None
+    raise ValueError("not a valid pickle: no STOP opcode")
+
+
+def safe_load(stream: BinaryIO) -> Any:
+    """Unpickle one object from ``stream`` with :class:`RestrictedUnpickler`.
+
+    The stream is read into memory and its opcodes are checked first (:func:`_check_opcodes`),
+    so a corrupt length field cannot make the unpickler allocate more than the file holds; any
+    error of a corrupt file becomes one ``ValueError``.
+    """
+    data = stream.read()
+    _check_opcodes(data)
+    try:
+        return RestrictedUnpickler(io.BytesIO(data)).load()
+    except UnsafePickleError:
+        raise
+    except _CORRUPT as exc:
+        raise ValueError(f"not a valid pickle: {type(exc).__name__}: {exc}") from None
 
 
 def _named(path: str | Path, exc: ValueError) -> ValueError:
-    """``exc`` again (same type), its message prefixed with the file's path, on one line."""
-    return type(exc)(f"{path}: {' '.join(str(exc).split())}")
+    """``exc`` (an :class:`UnsafePickleError` stays one), its message prefixed with the file's
+    path, on one line."""
+    cls = UnsafePickleError if isinstance(exc, UnsafePickleError) else ValueError
+    return cls(f"{path}: {' '.join(str(exc).split())}")
 
 
 def safe_load_file(path: str | Path) -> Any:
