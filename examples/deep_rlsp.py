@@ -91,6 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--expert", type=Path, help="SB3 SAC zip of the expert (else trained)")
     p.add_argument("--expert-steps", type=int, help="SAC steps of a trained expert")
     p.add_argument("--epochs", type=int, help="Deep RLSP gradient steps")
+    p.add_argument("--lr", type=float, help="Deep RLSP learning rate on theta (paper: 0.01)")
     p.add_argument("--eval-steps", type=int, help="SAC steps on each inferred reward")
     p.add_argument("--gail-steps", type=int, help="GAIL generator steps")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
@@ -117,6 +118,8 @@ def settings(args: argparse.Namespace) -> tuple[drl.DeepRLSPConfig, dict[str, in
         budgets = {k: preset[k] for k in ("expert_steps", "eval_steps", "gail_steps")}
     if args.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
+    if args.lr is not None:
+        cfg = dataclasses.replace(cfg, learning_rate=args.lr)
     for key in budgets:
         if getattr(args, key) is not None:
             budgets[key] = getattr(args, key)
