@@ -210,11 +210,24 @@ def log_likelihood(
     observed: int | None = None,
 ) -> float:
     """``log P(s_obs | theta) = log d_{T-1}(s_obs)`` (``observed`` defaults to the MDP's)."""
+    _, d, s_obs = _human(mdp, theta, initial, horizon, temperature, observed)
+    return math.log(_observed_probability(mdp, d[-1], s_obs))
+
+
+def _human(
+    mdp: TabularMDP,
+    theta: np.ndarray,
+    initial: np.ndarray,
+    horizon: int,
+    temperature: float,
+    observed: int | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The human's soft policies ``(T-1, nS, nA)``, occupancies ``(T, nS)`` and ``s_obs``."""
     theta = check_theta(mdp, theta)
+    tau = check_temperature(temperature, allow_zero=False)
+    policies = value_iteration(mdp, mdp.features @ theta, horizon, tau)
     s_obs = mdp.observed_index if observed is None else observed
-    policies = value_iteration(mdp, mdp.features @ theta, horizon, temperature)
-    d_last = state_occupancies(mdp, policies, initial)[-1]
-    return math.log(_observed_probability(mdp, d_last, s_obs))
+    return policies, state_occupancies(mdp, policies, initial), s_obs
 
 
 def log_likelihood_gradient(
@@ -234,12 +247,9 @@ def log_likelihood_gradient(
         temperature: The human's Boltzmann temperature (> 0).
         observed: Index of ``s_obs`` (default: the MDP's observed state).
     """
-    theta = check_theta(mdp, theta)
-    tau = check_temperature(temperature, allow_zero=False)
-    s_obs = mdp.observed_index if observed is None else observed
+    policies, d, s_obs = _human(mdp, theta, initial, horizon, temperature, observed)
+    tau = float(temperature)
     n_s, n_a, k = mdp.n_states, mdp.n_actions, mdp.n_features
-    policies = value_iteration(mdp, mdp.features @ theta, horizon, tau)
-    d = state_occupancies(mdp, policies, initial)
     big_f = feature_expectations(mdp, policies)
     p_obs = _observed_probability(mdp, d[-1], s_obs)
     g_acc = np.zeros((n_s, k))
