@@ -60,7 +60,8 @@ class VecAdapter:
         if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.SAME_STEP.value):
             raise ValueError(
                 f"the env's autoreset_mode is {mode!r}; VecAdapter needs SAME_STEP so that "
-                "final observations are available"
+                "final observations are available (batched envs: autoreset_mode='same_step', "
+                "the default)"
             )
         self.env, self.device = env, torch.device(device)
         self.num_envs = int(env.num_envs)

@@ -11,7 +11,9 @@ import mujoco
 import numpy as np
 import pytest
 import torch
+from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AutoresetMode
 
 from imitenvs.adapters.sb3 import Sb3VecEnv
 from imitenvs.core.batched import BatchedEnv, SingleWorldEnv, WorldStep
@@ -37,7 +39,11 @@ class BatchedPendulum(BatchedEnv):
     metadata = {**BatchedEnv.metadata, "render_modes": ["rgb_array"]}
 
     def __init__(
-        self, num_envs: int = 4, render_mode: str | None = None, backend: str = "cpu"
+        self,
+        num_envs: int = 4,
+        render_mode: str | None = None,
+        backend: str = "cpu",
+        autoreset_mode: str | AutoresetMode = AutoresetMode.SAME_STEP,
     ) -> None:
         box = gymnasium.spaces.Box
         super().__init__(
@@ -45,6 +51,7 @@ class BatchedPendulum(BatchedEnv):
             box(-np.inf, np.inf, (2,), np.float32),
             box(-1.0, 1.0, (1,), np.float32),
             max_episode_steps=20,
+            autoreset_mode=autoreset_mode,
         )
         self.render_mode = render_mode
         self.model = mujoco.MjModel.from_xml_string(PENDULUM)
@@ -128,6 +135,76 @@ def test_diverged_world_is_reset_and_flagged_others_untouched(
     assert np.isfinite(env.physics.qpos.numpy()).all()
     # the healthy worlds stepped normally from where they were
     assert not torch.equal(env.physics.qpos[:2], before[:2])
+
+
+def _tip_world_1(env: BatchedPendulum) -> None:
+    """Put world 1 past the 1 rad failure angle, so the next step terminates it."""
+    env.physics.set_state(
+        torch.tensor([1]), torch.tensor([[2.0]], dtype=torch.float64), torch.zeros(1, 1)
+    )
+
+
+def test_autoreset_mode_names_and_metadata() -> None:
+    for name, mode in [
+        ("next_step", AutoresetMode.NEXT_STEP),
+        ("NextStep", AutoresetMode.NEXT_STEP),
+        (AutoresetMode.DISABLED, AutoresetMode.DISABLED),
+        ("same_step", AutoresetMode.SAME_STEP),
+    ]:
+        env = BatchedPendulum(2, autoreset_mode=name)
+        assert env.metadata["autoreset_mode"] is mode and env.autoreset_mode is mode
+    # the class's metadata is untouched: one instance's mode is not another's
+    assert BatchedPendulum.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP
+    with pytest.raises(ValueError, match="unknown autoreset_mode='next-step'") as err:
+        BatchedPendulum(2, autoreset_mode="next-step")
+    assert "same_step" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_next_step_autoreset_matches_same_step(backend: str) -> None:
+    same = BatchedPendulum(2, backend=backend)
+    nxt = BatchedPendulum(2, backend=backend, autoreset_mode="next_step")
+    zeros = np.zeros((2, 1), np.float32)
+    np.testing.assert_array_equal(same.reset(seed=4)[0], nxt.reset(seed=4)[0])
+    _tip_world_1(same)
+    _tip_world_1(nxt)
+    _, r_same, term_same, _, info_same = same.step(zeros)
+    obs, reward, terminated, truncated, info = nxt.step(zeros)
+    # the finishing step: same flags and reward, and obs is the last observation itself
+    assert terminated.tolist() == term_same.tolist() == [False, True]
+    np.testing.assert_array_equal(reward, r_same)
+    np.testing.assert_array_equal(obs[1], info_same["final_obs"][1])
+    assert "final_obs" not in info
+    # the next step resets world 1 (action ignored, reward 0, no flags); world 0 goes on
+    obs, reward, terminated, truncated, info = nxt.step(np.ones((2, 1), np.float32))
+    assert reward[1] == 0.0 and not terminated.any() and not truncated.any()
+    assert info["reward_terms"]["upright"][1] == 0.0 and reward[0] != 0.0
+    assert abs(obs[1, 0]) <= 0.1 + 1e-6 and nxt.episode_steps.tolist() == [2, 0]
+    nxt.step(zeros)
+    assert nxt.episode_steps.tolist() == [3, 1]
+
+
+def test_disabled_autoreset_waits_for_reset_mask() -> None:
+    env = BatchedPendulum(2, autoreset_mode="disabled")
+    env.reset(seed=0)
+    _tip_world_1(env)
+    obs, _, terminated, _, info = env.step(np.zeros((2, 1), np.float32))
+    assert terminated.tolist() == [False, True] and abs(obs[1, 0]) > 1.0
+    assert "final_obs" not in info
+    with pytest.raises(ResetNeeded, match=r"worlds \[1\] finished"):
+        env.step(np.zeros((2, 1), np.float32))
+    env.reset(options={"reset_mask": np.array([False, True])})
+    env.step(np.zeros((2, 1), np.float32))
+    assert env.episode_steps.tolist() == [2, 1]
+
+
+def test_single_world_env_in_next_step_mode_ends_with_final_obs() -> None:
+    env = SingleWorldEnv(BatchedPendulum(1, autoreset_mode="next_step"))
+    env.reset(seed=0)
+    env.batch.physics.set_state(
+        torch.tensor([0]), torch.tensor([[2.0]], dtype=torch.float64), torch.zeros(1, 1)
+    )
+    obs, _, terminated, _, _ = env.step(np.zeros(1, np.float32))
+    assert terminated and abs(obs[0]) > 1.0
 
 
 def test_bad_actions_are_rejected() -> None:

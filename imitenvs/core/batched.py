@@ -17,9 +17,15 @@ Contract (every batched id follows it; ``docs/architecture.md`` has it as a tabl
 - ``num_envs`` is at most :data:`MAX_NUM_ENVS` and at most what the device's available memory
   holds at the task's estimated bytes per world (:func:`check_num_envs`), checked before
   allocating. ``device="cuda"`` without CUDA is a ``ValueError`` (:func:`check_device`).
-- Autoreset is SAME_STEP: a finished world is reset inside ``step``; its last observation is
-  ``info["final_obs"][i]`` where ``info["_final_obs"][i]`` is true (``final_obs`` is a full
-  ``(N, ...)`` array; rows of unfinished worlds hold their current observation).
+- Autoreset (``autoreset_mode``, in the instance's ``metadata``; :func:`check_autoreset_mode`):
+  ``SAME_STEP`` (default, what our agents and :mod:`imitenvs.adapters.sb3` use): a finished
+  world is reset inside ``step``; its last observation is ``info["final_obs"][i]`` where
+  ``info["_final_obs"][i]`` is true (``final_obs`` is a full ``(N, ...)`` array; rows of
+  unfinished worlds hold their current observation). ``NEXT_STEP`` (what gymnasium's vector
+  wrappers, CleanRL and rsl_rl expect): the finishing step returns the last observation in
+  ``obs``; the next ``step`` resets those worlds, ignores their actions and gives them reward
+  0, ``terminated``/``truncated`` false. ``DISABLED``: finished worlds wait for
+  ``reset(options={"reset_mask": ...})``; stepping them first raises ``ResetNeeded``.
 - ``truncated`` marks time-outs (bootstrap the value), ``terminated`` marks failures. Each world
   keeps its own step counter (``max_episode_steps``); no gymnasium ``TimeLimit`` is ever put on
   a batch: ``gymnasium.make(id, num_envs=N, max_episode_steps=K)`` sets the per-world limit.
@@ -55,6 +61,12 @@ from imitenvs.core.checks import (
     is_tensor,
 )
 
+#: ``autoreset_mode`` names accepted beside :class:`gymnasium.vector.AutoresetMode` members.
+AUTORESET_NAMES: dict[str, AutoresetMode] = {
+    **{m.name.lower(): m for m in AutoresetMode},
+    **{m.value: m for m in AutoresetMode},
+}
+
 #: Hard upper bound on ``num_envs`` of every batched env, whatever the memory.
 MAX_NUM_ENVS = 1 << 20
 #: The estimate of a MuJoCo world's memory counts this share of MjData's arena (the arena is
@@ -89,6 +101,23 @@ def check_device(device: str | torch.device) -> torch.device:
         except (RuntimeError, AssertionError) as e:
             raise ValueError(f"device={device!r} is not usable here: {e}") from e
     return dev
+
+
+def check_autoreset_mode(mode: Any) -> AutoresetMode:
+    """``mode`` as a :class:`gymnasium.vector.AutoresetMode`: a member, its value
+    (``"NextStep"``) or its lower-case name (``"next_step"``, ``"same_step"``, ``"disabled"``).
+
+    Raises:
+        ValueError: anything else (the message names the value and the accepted names).
+    """
+    if isinstance(mode, AutoresetMode):
+        return mode
+    if isinstance(mode, str) and mode in AUTORESET_NAMES:
+        return AUTORESET_NAMES[mode]
+    names = ", ".join(repr(m.name.lower()) for m in AutoresetMode)
+    raise ValueError(
+        f"unknown autoreset_mode={mode!r}: use {names} or a gymnasium.vector.AutoresetMode"
+    )
 
 
 def available_memory(device: torch.device) -> int | None:
@@ -171,6 +200,9 @@ class BatchedEnv(CallOrder, VectorEnv, gymnasium.Env):
         world_bytes: estimated bytes a subclass allocates per world beyond this class's
             buffers (physics, task state; e.g. :func:`mujoco_world_bytes`), for the memory
             bound on ``num_envs``.
+        autoreset_mode: ``"same_step"`` (default), ``"next_step"``, ``"disabled"`` or a
+            :class:`gymnasium.vector.AutoresetMode` (see the module docstring); the instance's
+            ``metadata["autoreset_mode"]`` holds it as an ``AutoresetMode``.
 
     Entry points of batched ids must accept ``max_episode_steps`` as a keyword (the registry
     passes ``gymnasium.make(..., max_episode_steps=K)`` on to it).
@@ -186,7 +218,10 @@ class BatchedEnv(CallOrder, VectorEnv, gymnasium.Env):
         max_episode_steps: int,
         device: str | torch.device = "cpu",
         world_bytes: int = 0,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.SAME_STEP,
     ) -> None:
+        self._autoreset_mode = check_autoreset_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self._autoreset_mode}
         self.device = check_device(device)
         own = 4 * (3 * _size(single_observation_space) + 2 * _size(single_action_space)) + 64
         self.num_envs = check_num_envs(num_envs, own + world_bytes, self.device)
@@ -201,6 +236,13 @@ class BatchedEnv(CallOrder, VectorEnv, gymnasium.Env):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(np.random.SeedSequence().generate_state(1)[0]))
         self._all = torch.arange(self.num_envs, device=self.device)
+        #: ``(N,)`` worlds that finished and are not reset yet (NEXT_STEP and DISABLED modes).
+        self._finished = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        """How finished worlds restart (fixed at construction; also ``metadata``'s)."""
+        return self._autoreset_mode
 
     @property
     def max_episode_steps(self) -> int:
@@ -251,40 +293,77 @@ class BatchedEnv(CallOrder, VectorEnv, gymnasium.Env):
         ids = self._all if mask is None else self._all[mask]
         self._reset_worlds(ids)
         self.episode_steps[ids] = 0
+        self._finished[ids] = False
         self._mark_ready()
         return self._out(self._observe()), {}
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        """Step every world with ``actions`` ``(N, *action_shape)``; finished worlds reset as
+        ``autoreset_mode`` says (see the module docstring).
+
+        Raises:
+            ValueError: actions of the wrong shape, not numbers, or NaN/inf (naming worlds).
+            gymnasium.error.ResetNeeded: before the first ``reset()``, or (``DISABLED``) a
+                finished world not reset with ``reset_mask`` yet.
+        """
         self._check_step()
         action = self._check_action(actions)
+        mode = self.autoreset_mode
+        pending = self._finished.clone()
+        any_pending = bool(pending.any())
+        if any_pending and mode == AutoresetMode.DISABLED:
+            worlds = self._all[pending].tolist()
+            raise ResetNeeded(
+                f"worlds {worlds[:10]}{' ...' if len(worlds) > 10 else ''} finished: with "
+                "autoreset_mode DISABLED, reset them with reset(options={'reset_mask': ...})"
+            )
+        if any_pending:  # NEXT_STEP: step them from a sane state, then reset them again below
+            self._reset_worlds(self._all[pending])
         result = self._step_worlds(action)
         self.episode_steps += 1
-        reward = torch.stack(list(result.reward_terms.values())).sum(0)
+        terms, terminated, truncated, diverged = self._outcome(result, pending)
+        reward = torch.stack(list(terms.values())).sum(0)
+        obs = self._observe()
+        done = terminated | truncated
+        info: dict[str, Any] = {
+            "reward_terms": {k: self._out(v) for k, v in terms.items()},
+            "diverged": self._out(diverged),
+            **{k: self._out(v) for k, v in result.info.items()},
+        }
+        restart = done if mode == AutoresetMode.SAME_STEP else pending
+        if mode == AutoresetMode.SAME_STEP and bool(done.any()):
+            info["final_obs"] = self._out(obs.clone())
+            info["_final_obs"] = self._out(done)
+        if bool(restart.any()):
+            ids = self._all[restart]
+            self._reset_worlds(ids)
+            self.episode_steps[ids] = 0
+            obs = self._observe()
+        if mode != AutoresetMode.SAME_STEP:
+            self._finished = done
+        return self._out(obs), self._out(reward), self._out(terminated), self._out(truncated), info
+
+    def _outcome(
+        self, result: WorldStep, pending: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(reward_terms, terminated, truncated, diverged)`` of a step, each ``(N,)``: a
+        diverged world gets reward 0 and ends truncated; ``pending`` worlds (NEXT_STEP resets)
+        get reward 0 and neither flag."""
         terminated = result.terminated.bool()
         diverged = (
             torch.zeros_like(terminated) if result.diverged is None else result.diverged.bool()
         )
-        terminated = terminated & ~diverged
+        diverged = diverged & ~pending
+        terminated = terminated & ~diverged & ~pending
         truncated = (self.episode_steps >= self.max_episode_steps) | diverged
         if result.truncated is not None:
             truncated = truncated | result.truncated.bool()
-        truncated = truncated & ~terminated
-        reward = torch.where(diverged, torch.zeros_like(reward), reward)
-        obs = self._observe()
-        done = terminated | truncated
-        info: dict[str, Any] = {
-            "reward_terms": {k: self._out(v) for k, v in result.reward_terms.items()},
-            "diverged": self._out(diverged),
-            **{k: self._out(v) for k, v in result.info.items()},
+        truncated = truncated & ~terminated & ~pending
+        silent = diverged | pending
+        terms = {
+            k: torch.where(silent, torch.zeros_like(v), v) for k, v in result.reward_terms.items()
         }
-        if bool(done.any()):
-            ids = self._all[done]
-            info["final_obs"] = self._out(obs.clone())
-            info["_final_obs"] = self._out(done)
-            self._reset_worlds(ids)
-            self.episode_steps[ids] = 0
-            obs = self._observe()
-        return self._out(obs), self._out(reward), self._out(terminated), self._out(truncated), info
+        return terms, terminated, truncated, diverged
 
     def render(self) -> np.ndarray | None:
         """Picture of world 0 (``render_mode="rgb_array"``)."""
@@ -375,8 +454,7 @@ class SingleWorldEnv(gymnasium.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         one = action if is_tensor(action) else np.asarray(action)
         obs, reward, terminated, truncated, info = self.batch.step(one[None])
-        done = bool(terminated[0]) or bool(truncated[0])
-        if done:
+        if "final_obs" in info:  # SAME_STEP; other modes return the last observation in obs
             obs = info["final_obs"]
         out_info = {k: self._first(v) for k, v in info.items() if not k.endswith("final_obs")}
         return self._first(obs), float(reward[0]), bool(terminated[0]), bool(truncated[0]), out_info

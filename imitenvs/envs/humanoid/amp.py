@@ -32,7 +32,8 @@ class HumanoidAMPEnv(HumanoidEnv):
     every world in C threads; or MuJoCo Warp on a GPU, see ``backend``).
     ``gymnasium.make(id)`` gives a single env, ``gymnasium.make(id, num_envs=N)`` and
     ``gymnasium.make_vec(id, num_envs=N)`` the batch (SAME_STEP autoreset,
-    ``info["final_obs"]``; see :mod:`imitenvs.core.batched`).
+    ``info["final_obs"]``, unless ``autoreset_mode="next_step"``; see
+    :mod:`imitenvs.core.batched`).
 
     ## Action Space
 

@@ -17,8 +17,15 @@ import gymnasium
 import mujoco
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
 
-from imitenvs.core.batched import BatchedEnv, WorldStep, check_device, mujoco_world_bytes
+from imitenvs.core.batched import (
+    BatchedEnv,
+    WorldStep,
+    check_autoreset_mode,
+    check_device,
+    mujoco_world_bytes,
+)
 from imitenvs.core.checks import check_choice, check_positive_int
 from imitenvs.envs.humanoid.config import HumanoidConfig
 from imitenvs.envs.humanoid.control import PdActionMap
@@ -75,6 +82,9 @@ class HumanoidEnv(BatchedEnv):
         torch_threads: torch intra-op threads while the env runs (0: leave torch's setting).
             One by default: the task maths works on small tensors, and idle OpenMP workers
             spinning beside the physics threads slow the physics down (restored on return).
+        autoreset_mode: ``"same_step"`` (default; our agents), ``"next_step"`` (gymnasium's
+            vector wrappers, CleanRL, rsl_rl) or ``"disabled"``
+            (:func:`imitenvs.core.batched.check_autoreset_mode`).
         **kwargs: task options, the fields of :attr:`config_cls` (``max_episode_steps``
             among them: ``gymnasium.make(id, num_envs=N, max_episode_steps=K)`` sets it).
 
@@ -99,9 +109,11 @@ class HumanoidEnv(BatchedEnv):
         render_mode: str | None = None,
         nthread: int = 0,
         torch_threads: int = 1,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.SAME_STEP,
         **kwargs: Any,
     ) -> None:
         check_positive_int("num_envs", num_envs)
+        autoreset_mode = check_autoreset_mode(autoreset_mode)
         if (
             isinstance(torch_threads, bool)
             or not isinstance(torch_threads, int)
@@ -125,6 +137,7 @@ class HumanoidEnv(BatchedEnv):
             self.config.max_episode_steps,
             device,
             world_bytes=mujoco_world_bytes(self.model) + TASK_ROWS * 4 * obs_dim,
+            autoreset_mode=autoreset_mode,
         )
         self.render_mode = render_mode
         self.substeps = self._substeps(self.model.opt.timestep)
