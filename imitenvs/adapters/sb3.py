@@ -4,7 +4,10 @@ SB3 ships no adapter for gymnasium vector envs. :class:`Sb3VecEnv` maps the batc
 contract (:mod:`imitenvs.core.batched`) onto SB3's: ``step_wait`` returns
 ``(obs, rewards, dones, infos)`` with ``infos`` a list of dicts; a finished world's last
 observation is ``infos[i]["terminal_observation"]`` and ``infos[i]["TimeLimit.truncated"]``
-marks time-outs, so SB3 bootstraps their values.
+marks time-outs, so SB3 bootstraps their values. Finished episodes are reported as SB3's
+``Monitor`` does (``infos[i]["episode"] = {"r": return, "l": length, "t": seconds}``), so SB3
+logs ``rollout/ep_rew_mean`` and ``rollout/ep_len_mean`` without a ``VecMonitor``, and
+``evaluate_policy`` counts whole episodes. The env must use SAME_STEP autoreset (the default).
 
     import gymnasium as gym
     from stable_baselines3 import PPO
@@ -16,12 +19,15 @@ marks time-outs, so SB3 bootstraps their values.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import gymnasium
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnv,
     VecEnvIndices,
@@ -52,16 +58,27 @@ class Sb3VecEnv(VecEnv):
                 f"Sb3VecEnv needs a natively batched env (gymnasium.make(id, num_envs=N)), got "
                 f"{type(batch).__name__}; wrap single envs with SB3's DummyVecEnv instead"
             )
+        if batch.autoreset_mode != AutoresetMode.SAME_STEP:
+            raise ValueError(
+                f"Sb3VecEnv needs a batched env with autoreset_mode='same_step' (SB3 reads the "
+                f"last observation from terminal_observation), got {batch.autoreset_mode}"
+            )
         self.env = batch
         self.info_keys = tuple(info_keys)
         super().__init__(batch.num_envs, batch.single_observation_space, batch.single_action_space)
         self._actions: np.ndarray | None = None
+        self._t_start = time.time()
+        #: ``(N,)`` return and length of each world's running episode (Monitor's bookkeeping).
+        self._episode_return = np.zeros(self.num_envs, np.float64)
+        self._episode_length = np.zeros(self.num_envs, np.int64)
 
     def reset(self) -> VecEnvObs:
         seed = self._seeds[0]
         obs, _ = self.env.reset(seed=seed)
         self._reset_seeds()
         self._reset_options()
+        self._episode_return[:] = 0.0
+        self._episode_length[:] = 0
         return _np(obs)
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -76,13 +93,24 @@ class Sb3VecEnv(VecEnv):
         self._actions = None
         obs, terminated, truncated = _np(obs), _np(terminated), _np(truncated)
         dones = terminated | truncated
+        reward = _np(reward).astype(np.float32)
+        self._episode_return += reward
+        self._episode_length += 1
         infos = self._world_infos(info)
         if dones.any():
             final_obs = _np(info["final_obs"])
+            seconds = round(time.time() - self._t_start, 6)
             for i in np.flatnonzero(dones):
                 infos[i]["terminal_observation"] = final_obs[i]
                 infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-        return obs, _np(reward).astype(np.float32), dones, infos
+                infos[i]["episode"] = {
+                    "r": round(float(self._episode_return[i]), 6),
+                    "l": int(self._episode_length[i]),
+                    "t": seconds,
+                }
+            self._episode_return[dones] = 0.0
+            self._episode_length[dones] = 0
+        return obs, reward, dones, infos
 
     def _world_infos(self, info: dict[str, Any]) -> list[dict[str, Any]]:
         terms = {k: _np(v) for k, v in info.get("reward_terms", {}).items()}
@@ -113,7 +141,9 @@ class Sb3VecEnv(VecEnv):
     def env_is_wrapped(
         self, wrapper_class: type[gymnasium.Wrapper], indices: VecEnvIndices = None
     ) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
+        """``True`` for SB3's ``Monitor`` only: the adapter reports episodes as it does."""
+        monitored = isinstance(wrapper_class, type) and issubclass(Monitor, wrapper_class)
+        return [monitored for _ in self._get_indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         return [self.env.render()] + [None] * (self.num_envs - 1)
