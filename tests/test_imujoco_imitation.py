@@ -151,3 +151,52 @@ def test_gail_example_runs_at_tiny_scale(tmp_path: Path, single_thread, capsys) 
     for name in ("expert", "BC", "GAIL"):
         assert f"{name} return on {VARIANT}" in out
     assert (tmp_path / f"demos-{VARIANT}.npz").is_file() and (tmp_path / "expert.zip").is_file()
+
+
+def test_demo_dataset_horizon_pads_the_maze_demos() -> None:
+    from imitenvs.data.demos import DemoDataset, load_default_demos
+
+    demos = load_default_demos("maze")  # 50 successful episodes of 171-175 steps
+    trajectories = demo_dataset_trajectories(demos, horizon=200)
+    assert len(trajectories) == demos.num_episodes
+    assert {len(t) for t in trajectories} == {200} and all(t.terminal for t in trajectories)
+    states, actions = demos.episode(0)
+    t = trajectories[0]
+    n = len(states) - 1
+    np.testing.assert_allclose(t.obs[: n + 1], states, rtol=1e-6)
+    np.testing.assert_array_equal(t.obs[n:], np.repeat(t.obs[n : n + 1], 201 - n, axis=0))
+    np.testing.assert_allclose(t.acts[:n], actions[:-1], rtol=1e-6)
+    assert not t.acts[n:].any()
+    # without horizon= the episodes keep their own lengths
+    assert [len(t) for t in demo_dataset_trajectories(demos)][:3] == (
+        demos.episode_lengths[:3] - 1
+    ).tolist()
+    # episodes that did not terminate cannot be padded: they are dropped (longer ones are cut)
+    states = np.arange(14, dtype=float).reshape(7, 2)
+    ds = DemoDataset(states=states, episode_ends=np.array([3, 7]), actions=states[:, :1])
+    assert [len(t) for t in demo_dataset_trajectories(ds, horizon=3, terminated=False)] == [3]
+    assert [len(t) for t in demo_dataset_trajectories(ds, horizon=3, terminated=[True, False])] == [
+        3,
+        3,
+    ]
+    with pytest.raises(ValueError, match="terminated must be one bool or 2 bools"):
+        demo_dataset_trajectories(ds, horizon=3, terminated=[True])
+    with pytest.raises(ValueError, match="horizon must be a positive integer, got 0"):
+        demo_dataset_trajectories(ds, horizon=0)
+
+
+def test_gail_maze_example_runs_at_tiny_scale(
+    tmp_path: Path, single_thread, capsys, load_example
+) -> None:
+    example = load_example("train_gail_maze")
+    result = example.main(
+        ["--gail-steps", "64", "--n-envs", "1", "--horizon", "200", "--eval-episodes", "1",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    assert set(result) == {"success_rate", "mean_return"}
+    assert all(np.isfinite(v) for v in result.values())
+    assert "GAIL: success" in capsys.readouterr().out
+    assert (tmp_path / "gail_maze_policy.zip").is_file()
+    assert (tmp_path / "logs" / "progress.csv").is_file()
+    with pytest.raises(ValueError, match="--horizon must be a positive integer"):
+        example.main(["--horizon", "0"])

@@ -135,23 +135,50 @@ class Episode:
     complete: bool = True
 
 
-def demo_dataset_trajectories(dataset: Any) -> list[types.Trajectory]:
+def demo_dataset_trajectories(
+    dataset: Any,
+    horizon: int | None = None,
+    terminated: bool | Sequence[bool] | np.ndarray | None = None,
+) -> list[types.Trajectory]:
     """Trajectories of a :class:`imitenvs.data.demos.DemoDataset` (maze, PushT demos, ...).
 
     Each episode's rows are its observations, the last one included; the action stored at
     that last row has no successor and is dropped. Episodes of one row are skipped.
 
+    Args:
+        dataset: The demonstrations.
+        horizon: ``None``: the episodes as they are (variable length). An int ``H``: every
+            trajectory is exactly ``H`` steps, as GAIL/AIRL on a
+            :func:`fixed_horizon_vec_env` need (:func:`pad_to_horizon`: terminated episodes
+            are padded with their last observation and zero actions, longer ones are cut into
+            ``H``-step pieces, shorter ones that did not terminate are dropped).
+        terminated: Whether each episode ended by termination (goal or failure), not by a
+            time limit: one bool for all or ``(E,)`` bools. ``None``: ``True`` when the
+            dataset keeps only successful episodes (``metadata["only_success"]``; a success
+            ends the maze and PushT episodes), else ``False``.
+
     Raises:
         ValueError: the dataset has no actions (``imitation`` needs them; NEAR's maze demos
-            are state-only).
+            are state-only), ``terminated`` has the wrong length, or ``horizon`` is not a
+            positive integer.
     """
     if dataset.actions is None:
         raise ValueError("this dataset has no actions; imitation's trajectories need them")
+    if terminated is None:
+        terminated = bool(dataset.metadata.get("only_success", False))
+    if np.shape(terminated) not in ((), (dataset.num_episodes,)):
+        raise ValueError(
+            f"terminated must be one bool or {dataset.num_episodes} bools (one per episode), "
+            f"got shape {np.shape(terminated)}"
+        )
+    ended = np.broadcast_to(np.asarray(terminated, dtype=bool), (dataset.num_episodes,))
     episodes = [
-        Episode(obs=states, acts=actions[:-1])
-        for states, actions in dataset.episodes()
+        Episode(obs=states, acts=actions[:-1], terminated=bool(ended[i]))
+        for i, (states, actions) in enumerate(dataset.episodes())
         if len(states) >= 2
     ]
+    if horizon is not None:
+        episodes = pad_to_horizon(episodes, horizon)
     return to_trajectories(episodes, with_rewards=False)
 
 
