@@ -5,6 +5,7 @@ vector wrappers with ``autoreset_mode="next_step"``, SB3's episode logging throu
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
 
 import gymnasium
@@ -87,3 +88,26 @@ def test_our_agents_adapter_keeps_same_step() -> None:
         VecAdapter(
             gymnasium.make("imitenvs/HumanoidAMP-v0", num_envs=2, autoreset_mode="next_step")
         )
+
+
+def test_record_video_records_one_short_episode(tmp_path: Path) -> None:
+    if importlib.util.find_spec("moviepy") is None:
+        pytest.fail('moviepy is not installed: pip install -e ".[viewer]" (part of dev)')
+    import imageio_ffmpeg
+    from gymnasium.wrappers import RecordVideo
+
+    env = gymnasium.make("imitenvs/Maze-v0", render_mode="rgb_array", max_episode_steps=10)
+    folder = tmp_path / "videos"
+    env = RecordVideo(env, str(folder), episode_trigger=lambda e: e == 0, name_prefix="maze")
+    env.reset(seed=0)
+    done = False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        done = terminated or truncated
+    env.close()
+    video = folder / "maze-episode-0.mp4"
+    assert video.is_file()
+    frames = list(imageio_ffmpeg.read_frames(str(video)))
+    meta, frames = frames[0], frames[1:]
+    assert len(frames) == 11  # the reset frame and ten steps
+    assert tuple(meta["size"]) == (256, 256)
