@@ -111,3 +111,33 @@ def test_record_video_records_one_short_episode(tmp_path: Path) -> None:
     meta, frames = frames[0], frames[1:]
     assert len(frames) == 11  # the reset frame and ten steps
     assert tuple(meta["size"]) == (256, 256)
+
+
+def test_rsl_rl_on_policy_runner_trains_two_iterations(tmp_path: Path, single_thread: None) -> None:
+    if importlib.util.find_spec("rsl_rl") is None:
+        pytest.fail('rsl-rl-lib is not installed: pip install -e ".[rsl]" (part of dev)')
+    import torch
+    from rsl_rl.runners import OnPolicyRunner
+
+    from imitenvs.adapters.rsl_rl import RslRlVecEnv, default_ppo_config
+
+    env = RslRlVecEnv(gymnasium.make("imitenvs/HumanoidAMP-v0", num_envs=8, max_episode_steps=6))
+    cfg = default_ppo_config(num_steps_per_env=8, save_interval=1)
+    cfg["actor"]["hidden_dims"] = cfg["critic"]["hidden_dims"] = [32]
+    runner = OnPolicyRunner(env, cfg, log_dir=str(tmp_path), device="cpu")
+    before = [p.detach().clone() for p in runner.alg.actor.parameters()]
+    runner.learn(num_learning_iterations=2)
+    assert runner.current_learning_iteration == 1
+    assert any(
+        not torch.equal(a, b) for a, b in zip(before, runner.alg.actor.parameters(), strict=True)
+    )
+    assert len(runner.logger.rewbuffer) > 0  # episodes ended (time-outs at 6 steps) and counted
+    assert max(runner.logger.lenbuffer) <= 6
+    assert (tmp_path / "model_1.pt").is_file()
+    # the env stays usable after the runner's inference-mode rollouts
+    obs = env.reset(seed=1)
+    assert obs["policy"].shape == (8, env.env.single_observation_space.shape[0])
+    with pytest.raises(ValueError, match="autoreset_mode='same_step'"):
+        RslRlVecEnv(
+            gymnasium.make("imitenvs/HumanoidAMP-v0", num_envs=2, autoreset_mode="next_step")
+        )

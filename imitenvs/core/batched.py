@@ -18,11 +18,11 @@ Contract (every batched id follows it; ``docs/architecture.md`` has it as a tabl
   holds at the task's estimated bytes per world (:func:`check_num_envs`), checked before
   allocating. ``device="cuda"`` without CUDA is a ``ValueError`` (:func:`check_device`).
 - Autoreset (``autoreset_mode``, in the instance's ``metadata``; :func:`check_autoreset_mode`):
-  ``SAME_STEP`` (default, what our agents and :mod:`imitenvs.adapters.sb3` use): a finished
+  ``SAME_STEP`` (default; our agents, :mod:`imitenvs.adapters.sb3`, rsl_rl): a finished
   world is reset inside ``step``; its last observation is ``info["final_obs"][i]`` where
   ``info["_final_obs"][i]`` is true (``final_obs`` is a full ``(N, ...)`` array; rows of
-  unfinished worlds hold their current observation). ``NEXT_STEP`` (what gymnasium's vector
-  wrappers, CleanRL and rsl_rl expect): the finishing step returns the last observation in
+  unfinished worlds hold their current observation). ``NEXT_STEP`` (gymnasium 1.x's default,
+  what its vector wrappers expect): the finishing step returns the last observation in
   ``obs``; the next ``step`` resets those worlds, ignores their actions and gives them reward
   0, ``terminated``/``truncated`` false. ``DISABLED``: finished worlds wait for
   ``reset(options={"reset_mask": ...})``; stepping them first raises ``ResetNeeded``.

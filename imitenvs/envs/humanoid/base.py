@@ -82,8 +82,8 @@ class HumanoidEnv(BatchedEnv):
         torch_threads: torch intra-op threads while the env runs (0: leave torch's setting).
             One by default: the task maths works on small tensors, and idle OpenMP workers
             spinning beside the physics threads slow the physics down (restored on return).
-        autoreset_mode: ``"same_step"`` (default; our agents), ``"next_step"`` (gymnasium's
-            vector wrappers, CleanRL, rsl_rl) or ``"disabled"``
+        autoreset_mode: ``"same_step"`` (default; our agents, SB3, rsl_rl), ``"next_step"``
+            (gymnasium's vector wrappers) or ``"disabled"``
             (:func:`imitenvs.core.batched.check_autoreset_mode`).
         **kwargs: task options, the fields of :attr:`config_cls` (``max_episode_steps``
             among them: ``gymnasium.make(id, num_envs=N, max_episode_steps=K)`` sets it).
