@@ -92,6 +92,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--expert-steps", type=int, help="SAC steps of a trained expert")
     p.add_argument("--epochs", type=int, help="Deep RLSP gradient steps")
     p.add_argument("--lr", type=float, help="Deep RLSP learning rate on theta (paper: 0.01)")
+    p.add_argument("--solver-steps", type=int, help="SAC steps on r_theta per epoch")
+    p.add_argument(
+        "--reset-solver", action="store_true", help="a fresh SAC every epoch (original pendulum)"
+    )
     p.add_argument("--eval-steps", type=int, help="SAC steps on each inferred reward")
     p.add_argument("--gail-steps", type=int, help="GAIL generator steps")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
@@ -120,6 +124,10 @@ def settings(args: argparse.Namespace) -> tuple[drl.DeepRLSPConfig, dict[str, in
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
     if args.lr is not None:
         cfg = dataclasses.replace(cfg, learning_rate=args.lr)
+    if args.solver_steps is not None:
+        cfg = dataclasses.replace(cfg, solver_steps=args.solver_steps)
+    if args.reset_solver:
+        cfg = dataclasses.replace(cfg, reset_solver=True)
     for key in budgets:
         if getattr(args, key) is not None:
             budgets[key] = getattr(args, key)
