@@ -20,6 +20,8 @@ for module in (imitenvs.agents, imitenvs.assets):
 
 failures = []
 for env_id in imitenvs.list_envs():
+    if imitenvs.get_entry(env_id).multiagent:
+        continue  # PettingZoo ids (imitenvs.make_parallel) need the pettingzoo extra
     try:
         env = gymnasium.make(env_id)
         env.reset(seed=0)

@@ -48,6 +48,11 @@ def main() -> None:
             + (", ..." if len(ids) > 6 else "")
         )
         env_id = ids[0]
+        if imitenvs.get_entry(env_id).multiagent:
+            print(
+                f"  {env_id}: PettingZoo env, built with imitenvs.make_parallel (extra pettingzoo)"
+            )
+            continue
         start = time.perf_counter()
         returns = random_returns(env_id, args.episodes, args.seed)
         elapsed = time.perf_counter() - start

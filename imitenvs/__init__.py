@@ -9,9 +9,24 @@
     imitenvs.list_envs(family="gridworld")
 """
 
-from imitenvs.registry import families, get_entry, list_envs, register_all
+from imitenvs.registry import (
+    families,
+    get_entry,
+    list_envs,
+    make_aec,
+    make_parallel,
+    register_all,
+)
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "families", "get_entry", "list_envs", "register_all"]
+__all__ = [
+    "__version__",
+    "families",
+    "get_entry",
+    "list_envs",
+    "make_aec",
+    "make_parallel",
+    "register_all",
+]
 
 register_all()

@@ -27,6 +27,7 @@ FAMILY_DOCS = {
     "imujoco": "imujoco.md",
     "deep_rlsp": "deep_rlsp_envs.md",
     "humanoid": "humanoid.md",
+    "multiagent": "multiagent.md",
 }
 
 
@@ -43,7 +44,16 @@ def describe_space(space: gymnasium.Space) -> str:
 
 
 def entry_spaces(entry: EnvEntry) -> tuple[str, str]:
-    """(observation, action) space descriptions of the single env behind ``entry``."""
+    """(observation, action) space descriptions of the single env behind ``entry`` (of one
+    agent, for multiagent ids)."""
+    if entry.multiagent:
+        from imitenvs.registry import make_parallel
+
+        par = make_parallel(entry.id)
+        agent = par.possible_agents[0]
+        obs, act = par.observation_space(agent), par.action_space(agent)
+        par.close()
+        return f"per agent: {describe_space(obs)}", f"per agent: {describe_space(act)}"
     env = gymnasium.make(entry.id)
     try:
         return describe_space(env.observation_space), describe_space(env.action_space)

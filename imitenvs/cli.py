@@ -22,7 +22,7 @@ import gymnasium
 import imitenvs
 from imitenvs.catalogue import checkout_root, describe_space, render_catalogue, write_catalogue
 from imitenvs.core.scripts import USER_ERRORS
-from imitenvs.registry import families, get_entry, list_envs
+from imitenvs.registry import EnvEntry, families, get_entry, list_envs
 
 # Modules that contribute command groups; each has `add_parser(subparsers) -> None`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -41,8 +41,30 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _info_multiagent(entry: EnvEntry) -> int:
+    """``info`` of a PettingZoo id: its agents and per-agent spaces."""
+    env = imitenvs.make_parallel(entry.id)
+    agent = env.possible_agents[0]
+    print(f"id:                {entry.id}")
+    print(f"family:            {entry.family}")
+    print(f"summary:           {entry.summary}")
+    print(f"entry point:       {entry.entry_point}")
+    print(f"agents:            {', '.join(env.possible_agents)} (PettingZoo ParallelEnv)")
+    print(f"observation space: per agent {describe_space(env.observation_space(agent))}")
+    print(f"action space:      per agent {describe_space(env.action_space(agent))}")
+    print(f"render modes:      {', '.join(env.metadata.get('render_modes', []))}")
+    print("default kwargs:")
+    for key, value in entry.kwargs.items():
+        print(f"  {key} = {value!r}")
+    print(f"use:               imitenvs.make_parallel({entry.id!r}) or imitenvs.make_aec(...)")
+    env.close()
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     entry = get_entry(args.id)
+    if entry.multiagent:
+        return _info_multiagent(entry)
     env = gymnasium.make(entry.id)
     try:
         print(f"id:                {entry.id}")

@@ -42,6 +42,9 @@ class EnvEntry:
         batched: ``True`` for natively vectorised envs; ``vector_entry_point`` is then
             registered too, and ``gymnasium.make(id, num_envs=N)`` returns the batched object.
         vector_entry_point: ``"module:callable"`` of the batched class (batched ids only).
+        multiagent: ``True`` for PettingZoo ``ParallelEnv`` ids: ``entry_point`` builds the
+            parallel env, they are not registered with gymnasium, and :func:`make_parallel` /
+            :func:`make_aec` build them.
     """
 
     name: str
@@ -52,12 +55,15 @@ class EnvEntry:
     max_episode_steps: int | None = None
     batched: bool = False
     vector_entry_point: str | None = None
+    multiagent: bool = False
 
     def __post_init__(self) -> None:
         if "/" in self.name or not self.name.split("-v")[-1].isdigit():
             raise ValueError(f"env name {self.name!r} must look like 'Name-vN' with no namespace")
         if self.batched != (self.vector_entry_point is not None):
             raise ValueError(f"{self.name}: batched ids need a vector_entry_point and vice versa")
+        if self.multiagent and self.batched:
+            raise ValueError(f"{self.name}: a multiagent id cannot be batched")
         object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
 
     @property
@@ -241,11 +247,27 @@ def _humanoid_entries() -> list[EnvEntry]:
     ]
 
 
+def _multiagent_entries() -> list[EnvEntry]:
+    """PettingZoo ``ParallelEnv`` ids (``imitenvs.make_parallel``; the ``pettingzoo`` extra)."""
+    return [
+        EnvEntry(
+            name="ApplesCommons-v0",
+            entry_point="imitenvs.envs.multiagent:make_apples_commons",
+            family="multiagent",
+            summary="2-4 agents harvest one orchard of regrowing apple trees (PettingZoo).",
+            kwargs={"num_agents": 2, "max_cycles": 50},
+            max_episode_steps=50,
+            multiagent=True,
+        ),
+    ]
+
+
 def _build_entries() -> tuple[EnvEntry, ...]:
     entries = tuple(_gridworld_entries()) + tuple(_planar_entries())
     entries += tuple(_imujoco_entries())
     entries += tuple(_deep_rlsp_entries())
     entries += tuple(_humanoid_entries())
+    entries += tuple(_multiagent_entries())
     names = [e.name for e in entries]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -339,7 +361,7 @@ def register_all() -> None:
     :func:`own_time_limit` as a :class:`BatchedEnvSpec`.
     """
     for entry in ENTRIES:
-        if entry.id in gymnasium.registry:
+        if entry.id in gymnasium.registry or entry.multiagent:
             continue
         if not entry.batched:
             gymnasium.register(
@@ -359,3 +381,26 @@ def register_all() -> None:
             additional_wrappers=(_OWN_TIME_LIMIT,),
             vector_entry_point=entry.vector_entry_point,
         )
+
+
+def make_parallel(env_id: str, **kwargs: Any) -> Any:
+    """The PettingZoo ``ParallelEnv`` of a ``multiagent`` id; ``kwargs`` override its defaults.
+
+    Raises:
+        KeyError: unknown id.
+        ValueError: ``env_id`` is not a multiagent id (build it with ``gymnasium.make``).
+    """
+    entry = get_entry(env_id)
+    if not entry.multiagent:
+        raise ValueError(f"{entry.id!r} is not a multiagent id; build it with gymnasium.make")
+    import importlib
+
+    module, _, name = entry.entry_point.partition(":")
+    return getattr(importlib.import_module(module), name)(**{**entry.kwargs, **kwargs})
+
+
+def make_aec(env_id: str, **kwargs: Any) -> Any:
+    """The AEC form of a ``multiagent`` id, by PettingZoo's own ``parallel_to_aec``."""
+    from pettingzoo.utils.conversions import parallel_to_aec
+
+    return parallel_to_aec(make_parallel(env_id, **kwargs))

@@ -14,7 +14,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import imitenvs
 from imitenvs.registry import get_entry
 
-ALL_IDS = imitenvs.list_envs()
+ALL_IDS = [i for i in imitenvs.list_envs() if not get_entry(i).multiagent]  # gymnasium ids
 ROLLOUT_STEPS = 30
 
 
