@@ -7,6 +7,7 @@ Commands:
     data download imujoco --to DIR              the original iMuJoCo files (resume, verify)
     data evaluate POLICY ID --episodes N        mean ± std return of a policy
     data milo stats|collect|expert|convert      MILO offline datasets (see imitenvs.data.milo)
+    data export-minari SRC --dataset-id ID      a local Minari dataset (see imitenvs.data.minari)
 
 More sources plug in as further subcommands of ``data`` or of ``data collect``.
 """
@@ -85,6 +86,17 @@ def _cmd_collect_planar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_minari(args: argparse.Namespace) -> int:
+    from imitenvs.data.minari import export_minari
+
+    dataset = export_minari(args.src, args.dataset_id, args.env, overwrite=args.overwrite)
+    _out(
+        f"wrote Minari dataset {args.dataset_id}: {dataset.total_episodes} episodes, "
+        f"{dataset.total_steps} steps, env {dataset.spec.env_spec.id}"
+    )
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` command group to the top-level CLI."""
     data = subparsers.add_parser("data", help="inspect and collect demonstration datasets")
@@ -107,6 +119,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             help="keep unsuccessful episodes too (default: successes only)",
         )
         p.set_defaults(func=_cmd_collect_planar, task=task)
+
+    p = sub.add_parser("export-minari", help="write one of our datasets as a local Minari dataset")
+    p.add_argument("src", type=Path, help="our demo .npz, an iMuJoCo .npz or a .zarr store")
+    p.add_argument("--dataset-id", required=True, help="Minari id, e.g. imitenvs/maze-expert-v0")
+    p.add_argument("--env", default=None, help="env id (when the file does not name it)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
+    p.set_defaults(func=_cmd_export_minari)
 
     from imitenvs.envs.imujoco.cli import add_data_commands
 
