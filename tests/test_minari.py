@@ -131,3 +131,60 @@ def test_load_errors() -> None:
     im.export_minari(PUSHT, "imitenvs/pusht-v0")
     with pytest.raises(ValueError, match="is of env imitenvs/PushT-v0, not imitenvs/Maze-v0"):
         im.load("imitenvs/pusht-v0", env_id="Maze-v0")
+
+
+def _milo(tmp_path: Path, score_name: str | None, actions: bool = True) -> Path:
+    from imitenvs.data.milo.dataset import MiloDataset
+
+    rng = np.random.default_rng(3)
+    lengths = np.array([4, 3])
+    states = rng.normal(size=(7, 105)).astype(np.float32)
+    n_scores = 5 if score_name == "ep_rew" else 7
+    dataset = MiloDataset(
+        states=states,
+        episode_states=lengths,
+        actions=rng.uniform(-1, 1, size=(5, 28)) if actions else None,
+        scores=None if score_name is None else rng.normal(size=n_scores),
+        metadata={
+            "kind": "offline" if score_name else "expert",
+            "score_name": score_name,
+            "env_id": "imitenvs/HumanoidAMP-v0",
+            "env_kwargs": {"max_episode_steps": 120},
+        },
+    )
+    return dataset.save(tmp_path / f"milo_{score_name}.npz")
+
+
+def test_milo_offline_dataset_roundtrip(tmp_path: Path) -> None:
+    from imitenvs.data.milo.dataset import MiloDataset
+
+    src = _milo(tmp_path, "ep_rew")
+    im.export_minari(src, "imitenvs/milo-amp-v0")
+    episodes = im.load("imitenvs/milo-amp-v0", env_id="imitenvs/HumanoidAMP-v0")
+    source = list(MiloDataset.load(src).episodes())
+    assert [len(e.obs) for e in episodes] == [4, 3]
+    np.testing.assert_allclose(episodes[1].acts, source[1]["actions"], rtol=1e-6)
+    np.testing.assert_allclose(episodes[0].rews, source[0]["scores"], rtol=1e-6)
+    assert not any(e.terminated for e in episodes)
+    env = minari.load_dataset("imitenvs/milo-amp-v0").recover_environment()
+    assert env.unwrapped.spec.id == "imitenvs/HumanoidAMP-v0"
+    assert env.unwrapped.spec.kwargs["max_episode_steps"] == 120
+    env.close()
+    im.export_minari(_milo(tmp_path, "dtw_cost"), "imitenvs/milo-dtw-v0")
+    assert all(e.rews is None for e in im.load("imitenvs/milo-dtw-v0"))
+    with pytest.raises(ValueError, match="has no actions"):
+        im.export_minari(_milo(tmp_path, None, actions=False), "imitenvs/milo-expert-v0")
+
+
+def test_diffusion_policy_pusht_zarr(shared_data: Path) -> None:
+    """The real Diffusion Policy PushT store (NEAR's demos): 206 episodes with actions."""
+    src = shared_data / "near" / "pusht_cchi_v7_replay.zarr"
+    args = ["data", "export-minari", str(src), "--dataset-id", "imitenvs/pusht-dp-v0"]
+    assert main([*args, "--env", "imitenvs/PushT-v0"]) == 0
+    episodes = im.load("imitenvs/pusht-dp-v0", env_id="imitenvs/PushT-v0")
+    assert len(episodes) == 206 and episodes[0].obs.shape[1] == 5
+    assert sum(len(e.acts) for e in episodes) == 25650 - 206
+    with pytest.raises(ValueError, match="no actions"):
+        im.export_minari(
+            shared_data / "near" / "maze_motions.zarr", "imitenvs/maze-near-v0", "Maze-v0"
+        )

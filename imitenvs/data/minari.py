@@ -13,6 +13,9 @@ Sources :func:`export_minari` reads (by file type, never by unpickling):
   without their final observation: stored as truncated, and :func:`load` marks them
   ``complete=False``).
 - ``.zarr`` ReplayBuffer stores (NEAR / Diffusion Policy demos) with actions, as our demos.
+- MILO ``.npz`` of ours (:class:`~imitenvs.data.milo.MiloDataset`) with actions (offline
+  datasets): rewards when its scores are ``ep_rew``, none for ``dtw_cost``; all episodes
+  truncated; the env kwargs it was recorded with go into the stored env spec.
 
 The dataset's env spec is the registered id's ``gymnasium`` spec, so
 ``minari.load_dataset(dataset_id).recover_environment()`` rebuilds our env (with ``imitenvs``
@@ -27,7 +30,7 @@ import re
 import warnings
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +58,14 @@ class SourceEpisodes:
         env_id: The registered id the episodes belong to.
         episodes: Each with ``obs (T + 1, obs_dim)``, ``acts (T, act_dim)``, ``rews (T,)`` or
             ``None``, ``terminated`` and ``complete``.
-        kind: ``"demos"``, ``"imujoco"`` or ``"zarr"``.
+        kind: ``"demos"``, ``"imujoco"``, ``"zarr"`` or ``"milo"``.
+        env_kwargs: Constructor kwargs the data was recorded with (stored in the env spec).
     """
 
     env_id: str
     episodes: list[Segment]
     kind: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_env_id(env_id: str) -> str:
@@ -69,9 +74,8 @@ def _check_env_id(env_id: str) -> str:
         entry = get_entry(env_id)
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
-    if entry.multiagent or entry.batched:
-        kind = "multiagent" if entry.multiagent else "batched"
-        raise ValueError(f"{entry.id} is a {kind} id; Minari export needs a single-agent env")
+    if entry.multiagent:
+        raise ValueError(f"{entry.id} is a multiagent id; Minari export needs a single-agent env")
     return entry.id
 
 
@@ -99,6 +103,27 @@ def _demo_episodes(dataset: Any, source: Path, env_id: str | None, kind: str) ->
     return SourceEpisodes(env, episodes, kind)
 
 
+def _milo_episodes(path: Path, env_id: str | None) -> SourceEpisodes:
+    """Episodes of a MILO ``.npz`` of ours with actions (offline datasets; experts have none).
+
+    Per-step ``ep_rew`` scores are the rewards; ``dtw_cost`` scores are per state, not
+    rewards, so those episodes have none. Episode ends are not recorded: all truncated."""
+    from imitenvs.data.milo.dataset import MiloDataset
+
+    dataset = MiloDataset.load(path)
+    env = _same_env(dataset.metadata.get("env_id"), env_id, path)
+    if dataset.actions is None:
+        raise ValueError(f"{path} has no actions (a MILO expert dataset?); Minari needs them")
+    rewarded = dataset.score_name == "ep_rew"
+    episodes = [
+        Segment(ep["states"], ep["actions"], ep["scores"] if rewarded else None, False, True)
+        for ep in dataset.episodes()
+        if len(ep["states"]) >= 2
+    ]
+    kwargs = dict(dataset.metadata.get("env_kwargs") or {})
+    return SourceEpisodes(env, episodes, "milo", kwargs)
+
+
 def _imujoco_env(source: Path, env_id: str | None) -> str:
     match = re.fullmatch(r"sac-(.+)\.npz", source.name)
     found = f"imitenvs/iMuJoCo-{match.group(1)}-v0" if match else None
@@ -111,7 +136,7 @@ def read_source(source: str | Path, env_id: str | None = None) -> SourceEpisodes
     """Read one of our datasets for export (see the module docstring for the types).
 
     Args:
-        source: ``.npz`` (our demos or iMuJoCo) or ``.zarr`` store.
+        source: ``.npz`` (our demos, iMuJoCo or MILO) or ``.zarr`` store.
         env_id: The env the data belongs to; needed when the file does not say (iMuJoCo files
             not named ``sac-<variant>.npz``, zarr stores); checked against it when it does.
 
@@ -136,6 +161,8 @@ def read_source(source: str | Path, env_id: str | None = None) -> SourceEpisodes
 
             env = _imujoco_env(path, env_id)
             return SourceEpisodes(env, split_segments(load_npz(path, env)), "imujoco")
+        if "episode_states" in members:
+            return _milo_episodes(path, env_id)
         return _demo_episodes(DemoDataset.load(path), path, env_id, "demos")
     return _demo_episodes(load_any(path), path, env_id, "zarr")
 
@@ -222,7 +249,9 @@ def export_minari(
         if not overwrite:
             raise FileExistsError(f"Minari dataset {dataset_id} exists; pass --overwrite")
         minari.delete_dataset(dataset_id)
-    env = gymnasium.make(data.env_id)
+    spec = gymnasium.spec(data.env_id)
+    spec = replace(spec, kwargs={**spec.kwargs, **data.env_kwargs})
+    env = gymnasium.make(spec)
     try:
         _check_shapes(data, env, Path(source))
         buffers = _buffers(data.episodes, env)
@@ -236,7 +265,7 @@ def export_minari(
             dataset = minari.create_dataset_from_buffers(
                 dataset_id,
                 buffers,
-                env=gymnasium.spec(data.env_id),
+                env=spec,
                 algorithm_name=f"imitenvs {data.kind}",
                 author="imitenvs",
                 code_permalink=CODE_PERMALINK,
