@@ -76,7 +76,7 @@ def test_apples_rules_per_agent() -> None:
     _, rewards, _, _, infos = env.step({"agent_0": INTERACT, "agent_1": INTERACT})
     assert env.states["agent_0"].carrying and not env.states["agent_1"].carrying
     assert rewards == {"agent_0": 0.0, "agent_1": 1.0}
-    assert env.buckets == (1, 0) and env.trees[2] is not None
+    assert env.buckets == (1, 0) and env.trees[2] is False  # picked: no regrowth this step
     names = env.feature_names
     f0 = dict(zip(names, infos["agent_0"]["features"], strict=True))
     f1 = dict(zip(names, infos["agent_1"]["features"], strict=True))
@@ -163,3 +163,14 @@ def test_sb3_shared_policy_harvest_rises(single_thread: None) -> None:
     model.learn(12_000)
     after = harvest()
     assert after > before + 2.0, (before, after)
+
+
+def test_cli_collect_commons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "commons.npz"
+    args = ["data", "collect", "commons", "--agents", "3", "--episodes", "1", "--out", str(out)]
+    assert main(args) == 0
+    ds = DemoDataset.load(out)
+    assert ds.num_episodes == 3 and ds.metadata["num_agents"] == 3
+    capsys.readouterr()
+    assert main([*args[:4], "5", *args[5:]]) == 2
+    assert capsys.readouterr().err.strip() == "error: num_agents must be in 2..4, got 5"

@@ -3,6 +3,7 @@
 Commands:
     data info FILE                              summary of an ``.npz`` (ours) or ``.zarr`` store
     data collect maze|pusht --episodes N --out F  expert demos in our ``.npz`` format
+    data collect commons --agents N --episodes E --out F  Apples commons expert demos
     data collect imujoco VARIANT ...            iMuJoCo trajectories (see imitenvs.envs.imujoco.cli)
     data download imujoco --to DIR              the original iMuJoCo files (resume, verify)
     data evaluate POLICY ID --episodes N        mean ± std return of a policy
@@ -86,6 +87,20 @@ def _cmd_collect_planar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_collect_commons(args: argparse.Namespace) -> int:
+    import imitenvs
+    from imitenvs.envs.multiagent.expert import collect_demos
+
+    env = imitenvs.make_parallel("imitenvs/ApplesCommons-v0", num_agents=args.agents)
+    ds = collect_demos(env, args.episodes, args.seed)
+    path = ds.save(args.out)
+    _out(
+        f"wrote {path}: {args.episodes} episodes x {args.agents} agents, {len(ds.states)} rows; "
+        f"expert mean return per agent {ds.metadata['mean_return']:.2f}"
+    )
+    return 0
+
+
 def _cmd_export_minari(args: argparse.Namespace) -> int:
     from imitenvs.data.minari import export_minari
 
@@ -120,8 +135,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         )
         p.set_defaults(func=_cmd_collect_planar, task=task)
 
+    p = sources.add_parser("commons", help="the ApplesCommons-v0 scripted expert (PettingZoo)")
+    p.add_argument("--agents", type=int, default=2, help="number of agents, 2-4 (default 2)")
+    p.add_argument("--episodes", type=int, default=10, help="episodes (default 10)")
+    p.add_argument("--out", type=Path, required=True, help="output .npz")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    p.set_defaults(func=_cmd_collect_commons)
+
     p = sub.add_parser("export-minari", help="write one of our datasets as a local Minari dataset")
-    p.add_argument("src", type=Path, help="our demo .npz, an iMuJoCo .npz or a .zarr store")
+    p.add_argument("src", type=Path, help="our demo, iMuJoCo or MILO .npz, or a .zarr store")
     p.add_argument("--dataset-id", required=True, help="Minari id, e.g. imitenvs/maze-expert-v0")
     p.add_argument("--env", default=None, help="env id (when the file does not name it)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset")

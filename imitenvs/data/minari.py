@@ -68,6 +68,17 @@ class SourceEpisodes:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+def _require_minari() -> Any:
+    try:
+        import minari
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "Minari datasets need the optional dependency 'minari'; install it with: "
+            'pip install "imitenvs[minari]"'
+        ) from exc
+    return minari
+
+
 def _check_env_id(env_id: str) -> str:
     """The full id of a registered single-agent env; ValueError otherwise."""
     try:
@@ -168,6 +179,7 @@ def read_source(source: str | Path, env_id: str | None = None) -> SourceEpisodes
 
 
 def _check_dataset_id(dataset_id: str) -> str:
+    _require_minari()
     from minari.dataset.minari_dataset import parse_dataset_id
     from minari.namespace import NAMESPACE_REGEX
 
@@ -239,8 +251,7 @@ def export_minari(
             episodes.
         FileExistsError: ``dataset_id`` exists locally and ``overwrite`` is false.
     """
-    import minari
-
+    minari = _require_minari()
     _check_dataset_id(dataset_id)
     data = read_source(source, env_id)
     if not data.episodes:
@@ -286,7 +297,7 @@ def export_minari(
 
 
 def _load_dataset(dataset_id: str) -> Any:
-    import minari
+    minari = _require_minari()
 
     _check_dataset_id(dataset_id)
     if dataset_id not in minari.list_local_datasets():

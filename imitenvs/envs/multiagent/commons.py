@@ -300,7 +300,7 @@ class ApplesCommonsEnv(ParallelEnv):
         return grid
 
     def _observations(self) -> dict[str, np.ndarray]:
-        return {a: self.grid(a).ravel() for a in self.possible_agents if a in self.states}
+        return {a: self.grid(a).ravel() for a in self.possible_agents}
 
     def features(self, agent: str, events: np.ndarray | None = None) -> np.ndarray:
         """``agent``'s features (:attr:`feature_names`), float32."""
