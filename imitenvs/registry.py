@@ -2,8 +2,10 @@
 
 Every id lives in :data:`ENTRIES` (built once, at import, by the family functions below) and
 is registered with gymnasium under the ``imitenvs/`` namespace by :func:`register_all`, which
-``import imitenvs`` calls. The CLI (``python -m imitenvs list|info``), the generated catalogue
-``docs/envs.md`` and the conformance tests all read this table, so a new family is covered by
+``import imitenvs`` calls; the PettingZoo ids (family ``multiagent``) are not gymnasium envs and
+are built by :func:`make_parallel` / :func:`make_aec` instead. The CLI (``python -m imitenvs
+list|info``), the generated catalogue ``docs/envs.md`` and the conformance tests all read this
+table, so a new family is covered by
 all of them as soon as its entries are added here.
 
 Adding an environment: write the class (its docstring is the spec), then add an
@@ -38,7 +40,8 @@ class EnvEntry:
         summary: One line for catalogues and ``info``.
         kwargs: Default constructor kwargs (overridable in ``gymnasium.make``).
         max_episode_steps: Episode length enforced by gymnasium's ``TimeLimit`` for single envs,
-            or ``None`` when the env ends its episodes itself.
+            or ``None`` when the env ends its episodes itself (multiagent ids: the env's own
+            default episode length, shown in the catalogue).
         batched: ``True`` for natively vectorised envs; ``vector_entry_point`` is then
             registered too, and ``gymnasium.make(id, num_envs=N)`` returns the batched object.
         vector_entry_point: ``"module:callable"`` of the batched class (batched ids only).
