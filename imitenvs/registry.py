@@ -5,8 +5,7 @@ is registered with gymnasium under the ``imitenvs/`` namespace by :func:`registe
 ``import imitenvs`` calls; the PettingZoo ids (family ``multiagent``) are not gymnasium envs and
 are built by :func:`make_parallel` / :func:`make_aec` instead. The CLI (``python -m imitenvs
 list|info``), the generated catalogue ``docs/envs.md`` and the conformance tests all read this
-table, so a new family is covered by
-all of them as soon as its entries are added here.
+table, so a new family is covered by all of them as soon as its entries are added here.
 
 Adding an environment: write the class (its docstring is the spec), then add an
 :class:`EnvEntry` to the family function (or a new family function listed in
