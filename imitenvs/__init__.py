@@ -9,6 +9,7 @@
     imitenvs.list_envs(family="gridworld")
 """
 
+from imitenvs.bench.scores import get_normalized_score
 from imitenvs.registry import (
     families,
     get_entry,
@@ -23,6 +24,7 @@ __all__ = [
     "__version__",
     "families",
     "get_entry",
+    "get_normalized_score",
     "list_envs",
     "make_aec",
     "make_parallel",

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "imitenvs.motion.cli",
     "imitenvs.data.cli",
     "imitenvs.agents.play",
+    "imitenvs.bench.cli",
 )
 
 

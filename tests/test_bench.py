@@ -1,0 +1,204 @@
+"""The benchmark harness: normalised scores, suites, IQM / stratified bootstrap, run + report."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import imitenvs
+from imitenvs.bench import SUITES, get_normalized_score, get_reference, reference_scores, suite_ids
+from imitenvs.bench.scores import parse_reference_table
+from imitenvs.bench.stats import bootstrap_replicates, iqm, stratified_bootstrap_ci
+from imitenvs.cli import main
+
+TINY = "imitenvs/RoomDefault-v0"  # 20-step episodes: a run takes milliseconds
+
+
+# ----------------------------------------------------------------------------- normalisation
+def test_normalized_score_maps_random_to_0_and_expert_to_100() -> None:
+    ref = get_reference(TINY)
+    assert imitenvs.get_normalized_score(TINY, ref.random) == pytest.approx(0.0)
+    assert get_normalized_score(TINY, ref.expert) == pytest.approx(100.0)
+    mid = (ref.random + ref.expert) / 2
+    assert get_normalized_score("RoomDefault-v0", mid) == pytest.approx(50.0)  # prefix optional
+    assert get_normalized_score(TINY, 2 * ref.expert - ref.random) == pytest.approx(200.0)
+    maze = get_reference("imitenvs/Maze-v0")
+    assert get_normalized_score("imitenvs/Maze-v0", 0.0) == pytest.approx(
+        100 * (0.0 - maze.random) / (maze.expert - maze.random)
+    )
+
+
+@pytest.mark.parametrize("env_id", ["imitenvs/NoSuchEnv-v0", "imitenvs/ApplesDefault-v0"])
+def test_unknown_id_is_one_value_error_naming_it(env_id: str) -> None:
+    with pytest.raises(ValueError, match=env_id):
+        get_normalized_score(env_id, 1.0)
+
+
+def test_reference_table_rows_say_how_they_were_measured() -> None:
+    table = reference_scores()
+    assert {"imitenvs/Maze-v0", "imitenvs/PushT-v0", TINY} <= set(table)
+    for ref in table.values():
+        assert ref.expert > ref.random
+        assert ref.random_how and ref.expert_how
+
+
+def test_every_suite_id_has_reference_scores() -> None:
+    assert {"planar", "gridworlds"} <= set(SUITES)
+    for name in SUITES:
+        for env_id in suite_ids(name):
+            assert env_id in imitenvs.list_envs()
+            get_reference(env_id)
+    with pytest.raises(ValueError, match="unknown suite 'nope'"):
+        suite_ids("nope")
+
+
+def test_parse_reference_table_rejects_bad_documents() -> None:
+    with pytest.raises(ValueError, match="not a reference-score table"):
+        parse_reference_table([])
+    with pytest.raises(ValueError, match="bad row for 'a'"):
+        parse_reference_table({"scores": {"a": {"random": 0.0}}})
+    row = {"random": 1.0, "expert": 1.0, "random_how": "x", "expert_how": "y"}
+    with pytest.raises(ValueError, match="expert == random"):
+        parse_reference_table({"scores": {"a": row}})
+
+
+# ----------------------------------------------------------------------------- statistics
+def _brute_iqm(values: list[float]) -> float:
+    x = sorted(values)
+    k = len(x) // 4
+    return float(np.mean(x[k : len(x) - k]))
+
+
+def test_iqm_by_hand_and_brute_force() -> None:
+    assert iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
+    assert iqm(np.array([0, 0, 1, 2, 3, 4, 100, 100.0])) == pytest.approx(2.5)
+    rng = np.random.default_rng(1)
+    for n in (4, 7, 12, 13):
+        values = rng.normal(size=n).tolist()
+        assert iqm(np.array(values)) == pytest.approx(_brute_iqm(values))
+
+
+def test_stratified_bootstrap_matches_exhaustive_enumeration() -> None:
+    scores = {"a": [0.0, 10.0], "b": [100.0, 300.0, 500.0]}
+    # every equally likely stratified resample: 2**2 index tuples for a, 3**3 for b
+    exact = []
+    for ia in itertools.product(range(2), repeat=2):
+        for ib in itertools.product(range(3), repeat=3):
+            pooled = [scores["a"][i] for i in ia] + [scores["b"][i] for i in ib]
+            exact.append(float(np.mean(pooled)))
+    exact_arr = np.array(exact)
+    reps = bootstrap_replicates(scores, lambda x: float(np.mean(x)), reps=20000, seed=3)
+    assert set(np.round(reps, 9)) <= set(np.round(exact_arr, 9))  # stratified: counts kept
+    assert reps.mean() == pytest.approx(exact_arr.mean(), abs=2.0)
+    for q in (0.1, 0.5, 0.9):
+        assert np.quantile(reps, q) == pytest.approx(np.quantile(exact_arr, q), abs=25.0)
+    point, low, high = stratified_bootstrap_ci(scores, lambda x: float(np.mean(x)), 4000)
+    assert point == pytest.approx(np.mean([0, 10, 100, 300, 500]))
+    assert low < point < high
+
+
+def test_bootstrap_ci_of_constant_scores_is_a_point() -> None:
+    point, low, high = stratified_bootstrap_ci({"a": [5.0, 5.0], "b": [5.0]}, iqm, reps=50)
+    assert point == low == high == 5.0
+    with pytest.raises(ValueError, match="no scores"):
+        stratified_bootstrap_ci({})
+
+
+# ----------------------------------------------------------------------------- end to end
+ALGO_MODULE = '''
+from imitenvs.bench import get_reference
+
+
+def expert_returns(env_id, seed):
+    """pretends to score the expert's return on every episode"""
+    return [get_reference(env_id).expert] * 2
+
+
+def noop_policy(env_id, seed):
+    return lambda obs: 0
+
+
+def not_a_policy(env_id, seed):
+    return "nope"
+'''
+
+
+@pytest.fixture
+def algo_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "bench_algos_for_tests.py").write_text(ALGO_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "bench_algos_for_tests"
+
+
+def test_run_and_report_end_to_end(
+    tmp_path: Path, algo_module: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results"
+    common = ["bench", "run", "--env", TINY, "--seeds", "2", "--episodes", "2", "--out", str(out)]
+    assert main([*common, "--algo", f"{algo_module}:expert_returns"]) == 0
+    assert main([*common, "--algo", f"{algo_module}:noop_policy"]) == 0
+    run = json.loads((out / "noop_policy" / "RoomDefault-v0" / "seed_1.json").read_text())
+    assert run["eval_seeds"] == [1_001_000, 1_001_001] and len(run["returns"]) == 2
+    assert run["normalized_score"] == pytest.approx(get_normalized_score(TINY, run["mean_return"]))
+    mtime = (out / "noop_policy" / "RoomDefault-v0" / "seed_1.json").stat().st_mtime_ns
+    assert main([*common, "--algo", f"{algo_module}:noop_policy"]) == 0  # resumes: skips
+    assert (out / "noop_policy" / "RoomDefault-v0" / "seed_1.json").stat().st_mtime_ns == mtime
+    capsys.readouterr()
+
+    assert main(["bench", "report", str(out), "--reps", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert "| `imitenvs/RoomDefault-v0` |" in printed and "IQM" in printed
+    report = json.loads((out / "report.json").read_text())
+    expert = report["algorithms"]["expert_returns"]
+    assert expert["per_env"][TINY]["normalized_scores"] == pytest.approx([100.0, 100.0])
+    assert expert["aggregate"]["iqm"] == pytest.approx(
+        {"estimate": 100.0, "ci_low": 100.0, "ci_high": 100.0}
+    )
+    assert set(report["algorithms"]) == {"expert_returns", "noop_policy"}
+    assert (out / "report.md").read_text().startswith("| id |")
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--suite", "nope", "--algo", "imitenvs.bench.algos:random_policy"], "unknown suite"),
+        (["--suite", "planar", "--algo", "no_such_module_zz:fn"], "no_such_module_zz"),
+        (["--suite", "planar", "--algo", "imitenvs.bench.algos:nothing"], "no attribute"),
+        (["--suite", "planar", "--algo", "no_colon"], "module:callable"),
+        (
+            ["--env", "imitenvs/ApplesDefault-v0", "--algo", "imitenvs.bench.algos:random_policy"],
+            "imitenvs/ApplesDefault-v0",
+        ),
+        (["--algo", "imitenvs.bench.algos:random_policy"], "--suite"),
+    ],
+)
+def test_bad_run_input_is_one_error_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    assert main(["bench", "run", *args, "--out", str(tmp_path / "r")]) == 2
+    assert needle in _error_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_algorithm_result_and_empty_report(
+    tmp_path: Path, algo_module: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["bench", "run", "--env", TINY, "--seeds", "1", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--algo", f"{algo_module}:not_a_policy"]) == 2
+    assert "expected a policy" in _error_line(capsys)
+    (tmp_path / "empty").mkdir()
+    assert main(["bench", "report", str(tmp_path / "empty")]) == 2
+    assert "no run files" in _error_line(capsys)
+    assert main(["bench", "report", str(tmp_path / "missing")]) == 2
+    assert "no results folder" in _error_line(capsys)
