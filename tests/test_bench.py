@@ -14,6 +14,7 @@ from imitenvs.bench import SUITES, get_normalized_score, get_reference, referenc
 from imitenvs.bench.scores import parse_reference_table
 from imitenvs.bench.stats import bootstrap_replicates, iqm, stratified_bootstrap_ci
 from imitenvs.cli import main
+from imitenvs.core.scripts import load_script
 
 TINY = "imitenvs/RoomDefault-v0"  # 20-step episodes: a run takes milliseconds
 
@@ -44,6 +45,14 @@ def test_reference_table_rows_say_how_they_were_measured() -> None:
     for ref in table.values():
         assert ref.expert > ref.random
         assert ref.random_how and ref.expert_how
+
+
+def test_shipped_gridworld_rows_reproduce_by_dynamic_programming() -> None:
+    script = load_script(Path(__file__).resolve().parents[1] / "benchmarks" / "reference_scores.py")
+    for env_id in ("imitenvs/RoomDefault-v0", "imitenvs/BatteriesEasy-v0"):
+        expert, random, horizon = script.dp_returns(env_id)
+        ref = get_reference(env_id)
+        assert (ref.expert, ref.random, horizon) == pytest.approx((expert, random, 20))
 
 
 def test_every_suite_id_has_reference_scores() -> None:
