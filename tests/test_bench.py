@@ -190,6 +190,10 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
             "imitenvs/ApplesDefault-v0",
         ),
         (["--algo", "imitenvs.bench.algos:random_policy"], "--suite"),
+        (
+            ["--suite", "maze", "--algo", "imitenvs.bench.algos:random_policy", "--seeds", "0"],
+            "seeds",
+        ),
     ],
 )
 def test_bad_run_input_is_one_error_line_and_exit_2(
