@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 import imitenvs  # noqa: F401  (registers the ids)
+from imitenvs.adapters.imitation import train_gail
 from imitenvs.adapters.sb3_zip import load_sb3_zip, save_sb3_zip
 from imitenvs.agents.reward_inference import deep_rlsp as drl
 from imitenvs.agents.reward_inference.experts import (
@@ -41,7 +42,6 @@ from imitenvs.agents.reward_inference.experts import (
     make_demonstrations,
     make_sac,
     sample_observed_states,
-    train_gail,
 )
 from imitenvs.core.files import RunLock, atomic_write_json
 from imitenvs.core.scripts import run_main

@@ -25,17 +25,10 @@ import gymnasium
 import numpy as np
 import torch
 from imitation.algorithms import bc
-from imitation.algorithms.adversarial.gail import GAIL
-from imitation.rewards.reward_nets import BasicRewardNet
 from imitation.util import logger as imit_logger
-from imitation.util.networks import RunningNorm
 from stable_baselines3 import PPO
 
-from imitenvs.adapters.imitation import (
-    fixed_horizon_vec_env,
-    imujoco_trajectories,
-    imujoco_transitions,
-)
+from imitenvs.adapters.imitation import imujoco_trajectories, imujoco_transitions, train_gail
 from imitenvs.core.scripts import run_main
 from imitenvs.envs.imujoco.collect import collect, train_expert
 from imitenvs.envs.imujoco.dataset import save_npz
@@ -60,39 +53,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def train_gail(args: argparse.Namespace, demos: Path, logs: Path) -> PPO:
+def train_variant_gail(args: argparse.Namespace, demos: Path, logs: Path) -> PPO:
     """GAIL with a PPO generator on fixed-horizon episodes of the variant."""
     env_id = parse_variant(args.variant).env_id
     trajectories = imujoco_trajectories(demos, args.variant, horizon=args.horizon)
     if not trajectories:
         raise SystemExit("no demonstration reaches the horizon; collect more or shorten it")
-    venv = fixed_horizon_vec_env(env_id, n_envs=args.n_envs, seed=args.seed, horizon=args.horizon)
-    n_steps = max(8, min(2048, args.gail_steps // args.n_envs))
-    learner = PPO(
-        "MlpPolicy",
-        venv,
-        n_steps=n_steps,
-        batch_size=min(64, n_steps * args.n_envs),
-        seed=args.seed,
-        device="cpu",
-        verbose=0,
-    )
-    reward_net = BasicRewardNet(
-        venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm
-    )
-    n_transitions = sum(len(t) for t in trajectories)
-    trainer = GAIL(
-        demonstrations=trajectories,
-        demo_batch_size=min(1024, n_transitions),
-        gen_replay_buffer_capacity=n_steps * args.n_envs,
-        n_disc_updates_per_round=4,
-        venv=venv,
-        gen_algo=learner,
-        reward_net=reward_net,
-        custom_logger=imit_logger.configure(logs / "gail", ["csv"]),
-    )
-    trainer.train(max(args.gail_steps, n_steps * args.n_envs))
-    return learner
+    return train_gail(
+        env_id, trajectories, args.gail_steps, args.seed, n_envs=args.n_envs,
+        horizon=args.horizon, log_dir=logs / "gail",
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -121,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         custom_logger=imit_logger.configure(out / "logs" / "bc", ["csv"]),
     )
     bc_trainer.train(n_epochs=args.bc_epochs, progress_bar=False)
-    gail_learner = train_gail(args, demos, out / "logs")
+    gail_learner = train_variant_gail(args, demos, out / "logs")
 
     def bc_policy(obs: np.ndarray) -> np.ndarray:
         return bc_trainer.policy.predict(obs, deterministic=True)[0]

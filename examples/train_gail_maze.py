@@ -26,13 +26,9 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import torch
-from imitation.algorithms.adversarial.gail import GAIL
-from imitation.rewards.reward_nets import BasicRewardNet
-from imitation.util import logger as imit_logger
-from imitation.util.networks import RunningNorm
 from stable_baselines3 import PPO
 
-from imitenvs.adapters.imitation import demo_dataset_trajectories, fixed_horizon_vec_env
+from imitenvs.adapters.imitation import demo_dataset_trajectories, train_gail
 from imitenvs.core.checks import check_positive_int
 from imitenvs.core.scripts import run_main
 from imitenvs.data.demos import load_default_demos
@@ -55,41 +51,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def train_gail(args: argparse.Namespace, logs: Path) -> PPO:
+def train_maze_gail(args: argparse.Namespace, logs: Path) -> PPO:
     """GAIL with a PPO generator on ``args.horizon``-step maze episodes."""
     trajectories = demo_dataset_trajectories(load_default_demos("maze"), horizon=args.horizon)
     if not trajectories:
         raise ValueError(f"no demonstration fits --horizon {args.horizon}")
-    venv = fixed_horizon_vec_env(ENV_ID, n_envs=args.n_envs, seed=args.seed, horizon=args.horizon)
-    n_steps = max(8, min(2048, args.gail_steps // args.n_envs))
-    batch = n_steps * args.n_envs
-    learner = PPO(
-        "MlpPolicy",
-        venv,
-        n_steps=n_steps,
-        batch_size=min(64, batch),
-        ent_coef=0.0,
-        seed=args.seed,
-        device="cpu",
-        verbose=0,
-    )
-    reward_net = BasicRewardNet(
-        venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm
-    )
-    n_transitions = sum(len(t) for t in trajectories)
-    trainer = GAIL(
-        demonstrations=trajectories,
-        demo_batch_size=min(1024, n_transitions, batch),
-        gen_replay_buffer_capacity=batch,
-        n_disc_updates_per_round=4,
-        venv=venv,
-        gen_algo=learner,
-        reward_net=reward_net,
-        custom_logger=imit_logger.configure(str(logs), ["csv"]),
-    )
-    trainer.train(max(args.gail_steps, batch))
-    venv.close()
-    return learner
+    return train_gail(
+        ENV_ID, trajectories, args.gail_steps, args.seed, n_envs=args.n_envs,
+        horizon=args.horizon, log_dir=logs, ent_coef=0.0,
+    )  # fmt: skip
 
 
 def evaluate(model: PPO, episodes: int, seed: int) -> tuple[float, float]:
@@ -116,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.torch_threads)
     out = args.out or Path(tempfile.mkdtemp(prefix="gail-maze-"))
-    learner = train_gail(args, out / "logs")
+    learner = train_maze_gail(args, out / "logs")
     learner.save(out / "gail_maze_policy.zip")
     success, mean_return = evaluate(learner, args.eval_episodes, args.seed + 1)
     demos = load_default_demos("maze").metadata

@@ -15,6 +15,7 @@ import gymnasium
 import numpy as np
 import pytest
 
+from imitenvs.adapters.imitation import train_gail
 from imitenvs.agents.reward_inference.experts import (
     evaluate_return,
     load_demonstrations,
@@ -25,7 +26,6 @@ from imitenvs.agents.reward_inference.experts import (
     sample_observed_states,
     save_demonstrations,
     skill_demonstration,
-    train_gail,
 )
 from imitenvs.motion.formats.safe_unpickle import UnsafePickleError
 

@@ -10,8 +10,8 @@ the world in. Its MuJoCo experiments need, besides the algorithm itself:
   states of a DADS skill rollout (:func:`load_skill_rollouts`);
 - **demonstrations** for the GAIL baseline (:func:`make_demonstrations`,
   :func:`skill_demonstration`, :func:`save_demonstrations` / :func:`load_demonstrations`);
-- **GAIL** through ``imitation`` (:func:`train_gail`) and the **true return** of any policy
-  (:func:`evaluate_return`).
+- **GAIL** through ``imitation`` (:func:`imitenvs.adapters.imitation.train_gail`) and the
+  **true return** of any policy (:func:`evaluate_return`).
 
 A *policy* here is anything with SB3's ``predict(obs, deterministic=...) -> (action, state)``.
 Files: skill pickles are read through the restricted unpickler of the motion readers (only
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import struct
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -397,68 +396,7 @@ def load_demonstrations(path: str | Path) -> list[types.TrajectoryWithRew]:
     ]  # fmt: skip
 
 
-# ------------------------------------------------------------------------- GAIL, evaluation
-def train_gail(
-    env_id: str,
-    demonstrations: Sequence[types.Trajectory],
-    total_timesteps: int,
-    seed: int = 0,
-    *,
-    n_envs: int = 4,
-    horizon: int | None = None,
-    n_disc_updates_per_round: int = 4,
-    log_dir: str | Path | None = None,
-    device: str = "cpu",
-    **ppo_kwargs: Any,
-) -> Any:
-    """GAIL (``imitation``, PPO generator) from ``demonstrations`` on ``env_id``.
-
-    The setup of ``examples/train_gail_imujoco.py``: the generator acts in fixed-horizon
-    episodes (:func:`imitenvs.adapters.imitation.fixed_horizon_vec_env`: after the env ends it
-    stays in an absorbing state until ``horizon``, default the id's time limit, so the episode
-    length carries no reward), with a ``BasicRewardNet`` over normalised inputs. Deep RLSP's
-    demonstrations are short pieces (1-50 steps): only their transitions are used.
-
-    ``total_timesteps`` generator env steps in ``n_envs`` envs; ``seed`` seeds the envs and
-    SB3/torch; ``log_dir`` receives imitation's CSV log (default: a temporary folder, deleted);
-    ``ppo_kwargs`` replace the generator's PPO settings. Returns the trained SB3 ``PPO``.
-    """
-    from imitation.algorithms.adversarial.gail import GAIL
-    from imitation.rewards.reward_nets import BasicRewardNet
-    from imitation.util import logger as imit_logger
-    from imitation.util.networks import RunningNorm
-    from stable_baselines3 import PPO
-
-    from imitenvs.adapters.imitation import fixed_horizon_vec_env
-
-    check_positive_int("total_timesteps", total_timesteps)
-    n_transitions = sum(len(t) for t in demonstrations)
-    if n_transitions == 0:
-        raise ValueError("demonstrations hold no transitions")
-    venv = fixed_horizon_vec_env(env_id, n_envs=n_envs, seed=check_seed(seed), horizon=horizon)
-    n_steps = max(8, min(2048, total_timesteps // n_envs))
-    settings = {"n_steps": n_steps, "batch_size": min(64, n_steps * n_envs), "verbose": 0}
-    learner = PPO("MlpPolicy", venv, seed=seed, device=device, **{**settings, **ppo_kwargs})
-    reward_net = BasicRewardNet(
-        venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm
-    )
-    with tempfile.TemporaryDirectory(prefix="gail-") as scratch:
-        trainer = GAIL(
-            demonstrations=list(demonstrations),
-            demo_batch_size=min(1024, n_transitions),
-            gen_replay_buffer_capacity=learner.n_steps * n_envs,
-            n_disc_updates_per_round=n_disc_updates_per_round,
-            venv=venv,
-            gen_algo=learner,
-            reward_net=reward_net,
-            custom_logger=imit_logger.configure(log_dir or scratch, ["csv"]),
-        )
-        trainer.train(max(total_timesteps, learner.n_steps * n_envs))
-        trainer.logger.close()
-    venv.close()
-    return learner
-
-
+# ------------------------------------------------------------------------------ evaluation
 @dataclass(frozen=True)
 class ReturnStats:
     """True returns of evaluation rollouts: ``returns (n,)``, their ``mean`` and ``std``."""

@@ -28,6 +28,7 @@ ones that were cut by a time limit (their continuation is unknown) are dropped.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ import numpy as np
 from imitation.data import rollout, types
 from imitation.data.wrappers import RolloutInfoWrapper
 
-from imitenvs.core.checks import check_positive_int
+from imitenvs.core.checks import check_positive_int, check_seed
 
 logger = logging.getLogger(__name__)
 
@@ -315,3 +316,62 @@ def fixed_horizon_vec_env(
     venv = DummyVecEnv([factory(rank) for rank in range(n_envs)])
     venv.seed(seed)
     return venv
+
+
+def train_gail(
+    env_id: str,
+    demonstrations: Sequence[types.Trajectory],
+    total_timesteps: int,
+    seed: int = 0,
+    *,
+    n_envs: int = 4,
+    horizon: int | None = None,
+    n_disc_updates_per_round: int = 4,
+    log_dir: str | Path | None = None,
+    device: str = "cpu",
+    **ppo_kwargs: Any,
+) -> Any:
+    """GAIL (``imitation``, PPO generator) from ``demonstrations`` on ``env_id``.
+
+    The generator acts in fixed-horizon episodes (:func:`fixed_horizon_vec_env`: after the env
+    ends it stays in an absorbing state until ``horizon``, default the id's time limit, so the
+    episode length carries no reward), with a ``BasicRewardNet`` over normalised inputs. Used by
+    ``examples/train_gail_imujoco.py``, ``examples/train_gail_maze.py`` and Deep RLSP's GAIL
+    baseline (whose demonstrations are pieces of 1-50 steps: only their transitions are used).
+
+    ``total_timesteps`` generator env steps in ``n_envs`` envs; ``seed`` seeds the envs and
+    SB3/torch; ``log_dir`` receives imitation's CSV log (default: a temporary folder, deleted);
+    ``ppo_kwargs`` replace the generator's PPO settings. Returns the trained SB3 ``PPO``.
+    """
+    from imitation.algorithms.adversarial.gail import GAIL
+    from imitation.rewards.reward_nets import BasicRewardNet
+    from imitation.util import logger as imit_logger
+    from imitation.util.networks import RunningNorm
+    from stable_baselines3 import PPO
+
+    check_positive_int("total_timesteps", total_timesteps)
+    n_transitions = sum(len(t) for t in demonstrations)
+    if n_transitions == 0:
+        raise ValueError("demonstrations hold no transitions")
+    venv = fixed_horizon_vec_env(env_id, n_envs=n_envs, seed=check_seed(seed), horizon=horizon)
+    n_steps = max(8, min(2048, total_timesteps // n_envs))
+    settings = {"n_steps": n_steps, "batch_size": min(64, n_steps * n_envs), "verbose": 0}
+    learner = PPO("MlpPolicy", venv, seed=seed, device=device, **{**settings, **ppo_kwargs})
+    reward_net = BasicRewardNet(
+        venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm
+    )
+    with tempfile.TemporaryDirectory(prefix="gail-") as scratch:
+        trainer = GAIL(
+            demonstrations=list(demonstrations),
+            demo_batch_size=min(1024, n_transitions, learner.n_steps * n_envs),
+            gen_replay_buffer_capacity=learner.n_steps * n_envs,
+            n_disc_updates_per_round=n_disc_updates_per_round,
+            venv=venv,
+            gen_algo=learner,
+            reward_net=reward_net,
+            custom_logger=imit_logger.configure(log_dir or scratch, ["csv"]),
+        )
+        trainer.train(max(total_timesteps, learner.n_steps * n_envs))
+        trainer.logger.close()
+    venv.close()
+    return learner
