@@ -13,14 +13,24 @@ actions). A Monte-Carlo mean of random episodes is stored beside the exact value
 Planar: random = mean over ``--random-episodes`` episodes (env seeds 2000, 2001, ...); expert =
 mean over ``--expert-episodes`` episodes of the scripted experts ``MazeExpert`` /
 ``PushTExpert`` (env seeds 1000, 1001, ..., the seeds of ``benchmarks/pusht_expert.py``).
-Failed expert episodes are counted (the expert is not filtered to its successes). Example::
+Failed expert episodes are counted (the expert is not filtered to its successes).
+
+Humanoid walk (task ``imitenvs/HumanoidImitate-v0@walk``): the env kwargs are those the shipped
+DeepMimic walk policy (``pretrained:deepmimic_walk``) is evaluated with (its run's kwargs with
+the training-only pose termination off, ``agents.evaluation.evaluation_kwargs``); random = mean
+over ``--humanoid-random-episodes`` episodes of uniform random actions (env seeds 2000, ...);
+expert = mean over ``--humanoid-expert-episodes`` episodes of that policy's mean action (env
+seeds 1000, ...), one torch thread. ``--only humanoid-walk`` measures just this row and updates
+it in an existing table. Example::
 
     python benchmarks/reference_scores.py --out assets/benchmark/reference_scores.json
+    python benchmarks/reference_scores.py --only humanoid-walk
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 from pathlib import Path
@@ -98,13 +108,76 @@ def planar_row(env_id: str, task: str, random_episodes: int, expert_episodes: in
     }
 
 
+HUMANOID_WALK = "imitenvs/HumanoidImitate-v0@walk"
+HUMANOID_WALK_POLICY = "deepmimic_walk"
+
+
+def humanoid_walk_row(random_episodes: int, expert_episodes: int) -> dict[str, Any]:
+    import torch
+
+    from imitenvs.agents.evaluation import evaluation_kwargs, load_policy_with_meta
+    from imitenvs.bench.algos import pretrained_policy
+
+    torch.set_num_threads(1)
+    _, run, meta = load_policy_with_meta(f"pretrained:{HUMANOID_WALK_POLICY}")
+    env_id, kwargs = run.env_id, evaluation_kwargs(run.env_kwargs)
+    env = gymnasium.make(env_id, **kwargs)
+    policy = RandomPolicy(env.action_space, 0)
+    env.close()
+    rand = summarise(evaluate_policy(env_id, policy, range(2000, 2000 + random_episodes), kwargs))
+    start = time.perf_counter()
+    expert_fn = pretrained_policy(HUMANOID_WALK_POLICY, env_id, kwargs)
+    expert = summarise(
+        evaluate_policy(env_id, expert_fn, range(1000, 1000 + expert_episodes), kwargs)
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "env_id": env_id,
+        "env_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()},
+        "random": rand["mean"],
+        "expert": expert["mean"],
+        "random_how": f"uniform random actions, mean of {random_episodes} episodes "
+        f"(env seeds 2000..{2000 + random_episodes - 1}), sem {rand['sem']:.3f}",
+        "expert_how": f"shipped DeepMimic PPO policy pretrained:{HUMANOID_WALK_POLICY} "
+        f"(iteration {meta['iteration']}, {meta['env_steps']} env steps), deterministic mean "
+        f"action, mean of {expert_episodes} episodes incl. falls (env seeds "
+        f"1000..{1000 + expert_episodes - 1}), sem {expert['sem']:.3f}; "
+        f"{seconds / expert_episodes:.2f} s per episode on one CPU thread",
+        "random_stats": rand,
+        "expert_stats": expert,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--random-episodes", type=int, default=100)
     parser.add_argument("--expert-episodes", type=int, default=30)
     parser.add_argument("--mc-episodes", type=int, default=200)
+    parser.add_argument("--humanoid-random-episodes", type=int, default=20)
+    parser.add_argument("--humanoid-expert-episodes", type=int, default=10)
+    parser.add_argument(
+        "--only", choices=["humanoid-walk"], help="measure one row; update it in --out"
+    )
     args = parser.parse_args()
+    if args.only == "humanoid-walk":
+        try:
+            document = json.loads(args.out.read_text())
+            scores = document["scores"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"--only needs a reference table at {args.out}: {exc}") from None
+        scores[HUMANOID_WALK] = humanoid_walk_row(
+            args.humanoid_random_episodes, args.humanoid_expert_episodes
+        )
+        document["measured_with_" + args.only] = (
+            f"python benchmarks/reference_scores.py --only {args.only} "
+            f"--humanoid-random-episodes {args.humanoid_random_episodes} "
+            f"--humanoid-expert-episodes {args.humanoid_expert_episodes}"
+        )
+        atomic_write_json(args.out, document)
+        print(HUMANOID_WALK, scores[HUMANOID_WALK]["random"], scores[HUMANOID_WALK]["expert"])
+        print(f"wrote {args.out}")
+        return
     scores: dict[str, Any] = {}
     excluded: dict[str, str] = {}
     for env_id in imitenvs.list_envs("gridworld"):
@@ -119,12 +192,18 @@ def main() -> None:
     for env_id, task in (("imitenvs/Maze-v0", "maze"), ("imitenvs/PushT-v0", "pusht")):
         scores[env_id] = planar_row(env_id, task, args.random_episodes, args.expert_episodes)
         print(env_id, scores[env_id]["random"], scores[env_id]["expert"], flush=True)
+    scores[HUMANOID_WALK] = humanoid_walk_row(
+        args.humanoid_random_episodes, args.humanoid_expert_episodes
+    )
+    print(HUMANOID_WALK, scores[HUMANOID_WALK]["random"], scores[HUMANOID_WALK]["expert"])
     document = {
         "format": "imitenvs-reference-scores",
         "format_version": 1,
         "measured_with": "python benchmarks/reference_scores.py "
         f"--random-episodes {args.random_episodes} --expert-episodes {args.expert_episodes} "
-        f"--mc-episodes {args.mc_episodes}",
+        f"--mc-episodes {args.mc_episodes} "
+        f"--humanoid-random-episodes {args.humanoid_random_episodes} "
+        f"--humanoid-expert-episodes {args.humanoid_expert_episodes}",
         "imitenvs_version": imitenvs.__version__,
         "python": platform.python_version(),
         "return": "undiscounted sum of the env's reward over one episode of the registered length",

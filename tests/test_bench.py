@@ -56,11 +56,10 @@ def test_shipped_gridworld_rows_reproduce_by_dynamic_programming() -> None:
 
 
 def test_every_suite_id_has_reference_scores() -> None:
-    assert {"planar", "gridworlds"} <= set(SUITES)
+    assert {"planar", "gridworlds", "humanoid-walk"} <= set(SUITES)
     for name in SUITES:
         for env_id in suite_ids(name):
-            assert env_id in imitenvs.list_envs()
-            get_reference(env_id)
+            assert get_reference(env_id).make_id in imitenvs.list_envs()
     with pytest.raises(ValueError, match="unknown suite 'nope'"):
         suite_ids("nope")
 
@@ -73,6 +72,50 @@ def test_parse_reference_table_rejects_bad_documents() -> None:
     row = {"random": 1.0, "expert": 1.0, "random_how": "x", "expert_how": "y"}
     with pytest.raises(ValueError, match="expert == random"):
         parse_reference_table({"scores": {"a": row}})
+    row["expert"] = 2.0
+    with pytest.raises(ValueError, match="key must be a task name"):
+        parse_reference_table({"scores": {"a": {**row, "env_kwargs": {"k": 1}}}})
+    with pytest.raises(ValueError, match="env_kwargs must be an object"):
+        parse_reference_table({"scores": {"a@b": {**row, "env_id": "a", "env_kwargs": [1]}}})
+    ref = parse_reference_table(
+        {"scores": {"a@b": {**row, "env_id": "a", "env_kwargs": {"k": [1]}}}}
+    )
+    assert (ref["a@b"].make_id, ref["a@b"].env_kwargs) == ("a", {"k": (1,)})
+    assert parse_reference_table({"scores": {"a": row}})["a"].make_id == "a"
+
+
+# ----------------------------------------------------------------------------- humanoid walk
+HUMANOID_WALK = "imitenvs/HumanoidImitate-v0@walk"
+
+
+def test_humanoid_walk_row_is_the_cards_evaluation_env() -> None:
+    from imitenvs.agents.evaluation import evaluation_kwargs
+    from imitenvs.assets import asset_path
+
+    card = json.loads(asset_path("policies", "deepmimic_walk.json").read_text())
+    ref = get_reference(HUMANOID_WALK)
+    assert suite_ids("humanoid-walk") == (HUMANOID_WALK,)
+    assert ref.make_id == card["env_id"] == "imitenvs/HumanoidImitate-v0"
+    expected = {k: tuple(v) if isinstance(v, list) else v for k, v in card["env_kwargs"].items()}
+    assert ref.env_kwargs == evaluation_kwargs(expected)
+    assert ref.env_kwargs["reference_obs_steps"] == (1,)
+    assert ref.env_kwargs["pose_termination_distance"] == 0.0
+    # the card's own evaluation (20 episodes, seeds 10000..) agrees with the expert row
+    assert ref.expert == pytest.approx(card["evaluation"]["return"]["mean"], abs=2.0)
+    assert ref.random < 0.05 * ref.expert
+    assert "pretrained:deepmimic_walk" in ref.expert_how and "uniform random" in ref.random_how
+
+
+def test_humanoid_walk_measurement_script_on_a_tiny_budget() -> None:
+    script = load_script(Path(__file__).resolve().parents[1] / "benchmarks" / "reference_scores.py")
+    row = script.humanoid_walk_row(random_episodes=2, expert_episodes=1)
+    ref = get_reference(HUMANOID_WALK)
+    assert row["env_id"] == ref.make_id
+    assert {k: tuple(v) if isinstance(v, list) else v for k, v in row["env_kwargs"].items()} == (
+        ref.env_kwargs
+    )
+    assert row["expert"] == pytest.approx(ref.expert, abs=3.0)
+    assert row["random"] < 20.0 and row["expert_stats"]["episodes"] == 1
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -133,6 +176,31 @@ def noop_policy(env_id, seed):
 
 def not_a_policy(env_id, seed):
     return "nope"
+
+
+SEEN = []
+
+
+class _Zero:
+    def __init__(self, space):
+        self.space = space
+
+    def reset(self, env):
+        SEEN.append(("reset", dict(env.spec.kwargs)))
+
+    def __call__(self, obs):
+        SEEN.append(("obs", obs.shape))
+        return self.space.sample() * 0
+
+
+def kwargs_policy(env_id, seed, env_kwargs=None):
+    import gymnasium
+
+    SEEN.append(("call", env_id, seed, env_kwargs))
+    env = gymnasium.make(env_id, **(env_kwargs or {}))
+    space = env.action_space
+    env.close()
+    return _Zero(space)
 '''
 
 
@@ -215,3 +283,61 @@ def test_bad_algorithm_result_and_empty_report(
     assert "no run files" in _error_line(capsys)
     assert main(["bench", "report", str(tmp_path / "missing")]) == 2
     assert "no results folder" in _error_line(capsys)
+
+
+def test_kwargs_task_makes_the_env_with_them_and_passes_them_to_the_algorithm(
+    tmp_path: Path, algo_module: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+
+    import gymnasium
+
+    ref = get_reference(HUMANOID_WALK)
+    out = tmp_path / "r"
+    argv = ["bench", "run", "--suite", "humanoid-walk", "--seeds", "1", "--episodes", "2"]
+    assert main([*argv, "--algo", f"{algo_module}:kwargs_policy", "--out", str(out)]) == 0
+    seen = importlib.import_module(algo_module).SEEN
+    assert seen[0] == ("call", ref.make_id, 0, ref.env_kwargs)
+    resets = [s[1] for s in seen if s[0] == "reset"]
+    assert len(resets) == 2
+    for kwargs in resets:
+        assert {k: kwargs[k] for k in ref.env_kwargs} == ref.env_kwargs
+    shapes = []
+    for kwargs in ({}, ref.env_kwargs):
+        env = gymnasium.make(ref.make_id, **kwargs)
+        shapes.append(env.observation_space.shape)
+        env.close()
+    default_obs, walk_obs = shapes
+    assert default_obs != walk_obs  # reference_obs_steps=(1,) changes the observation
+    assert {s[1] for s in seen if s[0] == "obs"} == {walk_obs}
+    run = json.loads(
+        (out / "kwargs_policy" / "HumanoidImitate-v0@walk" / "seed_0.json").read_text()
+    )
+    assert run["env_id"] == HUMANOID_WALK and run["make_id"] == ref.make_id
+    assert run["env_kwargs"]["reference_obs_steps"] == [1] and len(run["returns"]) == 2
+    # the shipped random policy takes env_kwargs too and scores about 0
+    argv = [*argv, "--out", str(out)]
+    assert main([*argv, "--algo", "imitenvs.bench.algos:random_policy"]) == 0
+    run = json.loads(
+        (out / "random_policy" / "HumanoidImitate-v0@walk" / "seed_0.json").read_text()
+    )
+    assert -5.0 < run["normalized_score"] < 5.0
+    # a callable without an env_kwargs keyword is refused before anything runs
+    capsys.readouterr()
+    bad = [*argv[:-2], "--out", str(tmp_path / "bad"), "--algo", f"{algo_module}:noop_policy"]
+    assert main(bad) == 2
+    assert "must take an env_kwargs keyword" in _error_line(capsys)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_pretrained_deepmimic_walk_scores_about_100(tmp_path: Path) -> None:
+    argv = ["bench", "run", "--suite", "humanoid-walk", "--seeds", "1", "--episodes", "1"]
+    algo = "imitenvs.bench.algos:pretrained_deepmimic_walk"
+    assert main([*argv, "--algo", algo, "--out", str(tmp_path)]) == 0
+    path = tmp_path / "pretrained_deepmimic_walk" / "HumanoidImitate-v0@walk" / "seed_0.json"
+    run = json.loads(path.read_text())
+    assert run["normalized_score"] == pytest.approx(100.0, abs=2.0)
+    from imitenvs.bench.algos import pretrained_deepmimic_walk
+
+    with pytest.raises(ValueError, match="trained on imitenvs/HumanoidImitate-v0"):
+        pretrained_deepmimic_walk("imitenvs/Maze-v0", 0)

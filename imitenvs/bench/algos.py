@@ -1,6 +1,10 @@
-"""Reference algorithms for ``imitenvs bench run --algo``: each is ``fn(env_id, seed) -> policy``.
+"""Reference algorithms for ``imitenvs bench run --algo``: each is
+``fn(env_id, seed, env_kwargs=None) -> policy``.
 
 - :func:`random_policy`: uniform random actions (scores about 0 by construction).
+- :func:`pretrained_deepmimic_walk`: the shipped DeepMimic walk policy
+  (``pretrained:deepmimic_walk``) on the ``humanoid-walk`` suite (about 100); it loads, it
+  does not train, so ``seed`` is unused.
 - :func:`scripted_expert`: the planar scripted experts (about 100 on ``planar``).
 - :func:`bc`: behavioural cloning, a small MLP fitted by mean-squared error to the shipped
   expert demos of the planar tasks (``assets/demos/*_expert.npz``), with our own few lines of
@@ -24,12 +28,42 @@ log = logging.getLogger(__name__)
 PLANAR_TASKS = {"imitenvs/Maze-v0": "maze", "imitenvs/PushT-v0": "pusht"}
 
 
-def random_policy(env_id: str, seed: int) -> RandomPolicy:
-    """Uniform random actions in ``env_id``'s action space, seeded with ``seed``."""
-    env = gymnasium.make(env_id)
+def _action_space(env_id: str, env_kwargs: dict[str, Any] | None) -> gymnasium.Space:
+    env = gymnasium.make(env_id, **(env_kwargs or {}))
     space = env.action_space
     env.close()
-    return RandomPolicy(space, seed)
+    return space
+
+
+def random_policy(env_id: str, seed: int, env_kwargs: dict[str, Any] | None = None) -> RandomPolicy:
+    """Uniform random actions in ``env_id``'s action space, seeded with ``seed``."""
+    return RandomPolicy(_action_space(env_id, env_kwargs), seed)
+
+
+def pretrained_policy(
+    name: str, env_id: str, env_kwargs: dict[str, Any] | None = None, torch_threads: int = 1
+) -> Any:
+    """The deterministic (mean) action of the shipped PPO policy ``pretrained:NAME``.
+
+    Raises:
+        ValueError: the policy was trained on another env id.
+    """
+    import torch
+
+    from imitenvs.agents.evaluation import load_policy_with_meta, ppo_policy
+
+    torch.set_num_threads(torch_threads)
+    ppo, run, _ = load_policy_with_meta(f"pretrained:{name}")
+    if run.env_id != env_id:
+        raise ValueError(f"pretrained:{name} was trained on {run.env_id}, not {env_id!r}")
+    return ppo_policy(ppo, _action_space(env_id, env_kwargs))
+
+
+def pretrained_deepmimic_walk(
+    env_id: str, seed: int, env_kwargs: dict[str, Any] | None = None
+) -> Any:
+    """The shipped DeepMimic walk policy (``pretrained:deepmimic_walk``; ``seed`` is unused)."""
+    return pretrained_policy("deepmimic_walk", env_id, env_kwargs)
 
 
 def _planar_task(env_id: str, what: str) -> str:

@@ -10,7 +10,7 @@ of the registered length (``terminated`` or ``truncated`` ends it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium
@@ -45,9 +45,15 @@ def run_episode(env: gymnasium.Env, policy: Policy, seed: int) -> float:
             return total
 
 
-def evaluate_policy(env_id: str, policy: Policy, seeds: Sequence[int]) -> list[float]:
-    """Returns of one episode of ``policy`` per env seed, in a fresh ``gymnasium.make(env_id)``."""
-    env = gymnasium.make(env_id)
+def evaluate_policy(
+    env_id: str,
+    policy: Policy,
+    seeds: Sequence[int],
+    env_kwargs: Mapping[str, Any] | None = None,
+) -> list[float]:
+    """Returns of one episode of ``policy`` per env seed, in a fresh
+    ``gymnasium.make(env_id, **env_kwargs)``."""
+    env = gymnasium.make(env_id, **dict(env_kwargs or {}))
     try:
         return [run_episode(env, policy, int(s)) for s in seeds]
     finally:

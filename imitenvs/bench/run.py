@@ -4,6 +4,12 @@ The algorithm contract (see ``docs/benchmarking.md``)::
 
     fn(env_id: str, seed: int) -> policy | Sequence[float]
 
+For a task whose reference row carries env kwargs (e.g. ``imitenvs/HumanoidImitate-v0@walk``,
+see :mod:`imitenvs.bench.scores`) the call is ``fn(make_id, seed, env_kwargs=kwargs)``: the id
+given to ``gymnasium.make`` and its kwargs, so ``fn`` must take an ``env_kwargs`` keyword (a
+callable without one is refused for such tasks, with one error line); the harness evaluates in
+``gymnasium.make(make_id, **kwargs)``. Plain ids keep the two-argument call.
+
 ``fn`` trains (or loads) whatever it needs for ``env_id`` with training seed ``seed`` and
 returns either a policy ``policy(obs) -> action`` (optionally with ``reset(env)``), which the
 harness evaluates for ``episodes`` episodes on env seeds :func:`evaluation_seeds`, or the list
@@ -19,6 +25,7 @@ and a run whose file exists is skipped (so an interrupted ``bench run`` resumes)
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging
 import time
@@ -30,7 +37,7 @@ from typing import Any
 
 import imitenvs
 from imitenvs.bench.evaluation import evaluate_policy, evaluation_seeds, summarise
-from imitenvs.bench.scores import get_reference, suite_ids
+from imitenvs.bench.scores import ReferenceScore, get_reference, suite_ids
 from imitenvs.core.files import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -107,9 +114,35 @@ def run_path(out: Path, label: str, env_id: str, seed: int) -> Path:
     return Path(out) / label / env_id.split("/")[-1] / f"seed_{seed}.json"
 
 
-def _returns(result: Any, env_id: str, seed: int, episodes: int) -> list[float]:
+def _takes_env_kwargs(fn: Algorithm) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "env_kwargs" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def call_algorithm(fn: Algorithm, ref: ReferenceScore, seed: int, algo: str = "") -> Any:
+    """``fn(env_id, seed)``, or ``fn(make_id, seed, env_kwargs=...)`` for a task with kwargs.
+
+    Raises:
+        ValueError: the task has env kwargs and ``fn`` takes no ``env_kwargs`` keyword.
+    """
+    if not ref.env_kwargs:
+        return fn(ref.make_id, seed)
+    if not _takes_env_kwargs(fn):
+        raise ValueError(
+            f"{ref.env_id} is {ref.make_id} with env kwargs {ref.env_kwargs}; the algorithm "
+            f"{algo or fn!r} must take an env_kwargs keyword: fn(env_id, seed, env_kwargs=None)"
+        )
+    return fn(ref.make_id, seed, env_kwargs=dict(ref.env_kwargs))
+
+
+def _returns(result: Any, ref: ReferenceScore, seed: int, episodes: int) -> list[float]:
+    env_id = ref.env_id
     if callable(result):
-        return evaluate_policy(env_id, result, evaluation_seeds(seed, episodes))
+        seeds = evaluation_seeds(seed, episodes)
+        return evaluate_policy(ref.make_id, result, seeds, ref.env_kwargs)
     if isinstance(result, Sequence) and result and all(isinstance(r, Real) for r in result):
         return [float(r) for r in result]
     raise ValueError(
@@ -121,8 +154,8 @@ def _returns(result: Any, env_id: str, seed: int, episodes: int) -> list[float]:
 def run_one(fn: Algorithm, config: BenchConfig, label: str, env_id: str, seed: int) -> dict:
     """Train/evaluate one (id, seed) and return its record (not yet written)."""
     start = time.perf_counter()
-    returns = _returns(fn(env_id, seed), env_id, seed, config.episodes)
     ref = get_reference(env_id)
+    returns = _returns(call_algorithm(fn, ref, seed, config.algo), ref, seed, config.episodes)
     stats = summarise(returns)
     return {
         "format": RUN_FORMAT,
@@ -130,6 +163,8 @@ def run_one(fn: Algorithm, config: BenchConfig, label: str, env_id: str, seed: i
         "label": label,
         "algo": config.algo,
         "env_id": env_id,
+        "make_id": ref.make_id,
+        "env_kwargs": ref.env_kwargs,
         "seed": seed,
         "eval_seeds": evaluation_seeds(seed, config.episodes),
         "returns": returns,
@@ -154,6 +189,10 @@ def run_benchmark(config: BenchConfig) -> list[Path]:
         )
     ids = resolve_ids(config)
     fn = load_algorithm(config.algo)
+    for env_id in ids:  # refuse a callable without env_kwargs before running anything
+        ref = get_reference(env_id)
+        if ref.env_kwargs and not _takes_env_kwargs(fn):
+            call_algorithm(fn, ref, 0, config.algo)  # raises the error line
     label = config.label or config.algo.partition(":")[2]
     paths = []
     for env_id in ids:

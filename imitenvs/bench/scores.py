@@ -10,12 +10,17 @@ scale as D4RL does::
 so 0 is the random policy and 100 the expert (scores below 0 or above 100 are possible).
 
 A *suite* is a named list of ids that all have reference scores (:data:`SUITES`).
+
+A row may name an env made with keyword arguments: its key is then a *task* name
+``<gym id>@<name>`` (e.g. ``imitenvs/HumanoidImitate-v0@walk``) and the row carries ``env_id``
+(the id given to ``gymnasium.make``) and ``env_kwargs``; ``bench run`` makes the env with them
+and passes them to the algorithm (see :mod:`imitenvs.bench.run`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,19 +43,31 @@ SUITES: dict[str, tuple[str, ...]] = {
         "imitenvs/BatteriesEasy-v0",
     ),
     "maze": ("imitenvs/Maze-v0",),
+    "humanoid-walk": ("imitenvs/HumanoidImitate-v0@walk",),
 }
 """suite name -> ids; every id has a reference score (checked by the tests)"""
 
 
 @dataclass(frozen=True)
 class ReferenceScore:
-    """The two reference returns of one id and how each was measured."""
+    """The two reference returns of one id (or task) and how each was measured.
+
+    ``env_id`` is the table key; ``make_id`` and ``env_kwargs`` are what
+    ``gymnasium.make(make_id, **env_kwargs)`` takes (``make_id == env_id`` and no kwargs for a
+    plain id).
+    """
 
     env_id: str
     random: float
     expert: float
     random_how: str
     expert_how: str
+    make_id: str = ""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.make_id:
+            object.__setattr__(self, "make_id", self.env_id)
 
     def normalize(self, ret: float) -> float:
         """``100 * (ret - random) / (expert - random)``."""
@@ -81,13 +98,27 @@ def parse_reference_table(
                 expert=float(row["expert"]),
                 random_how=str(row["random_how"]),
                 expert_how=str(row["expert_how"]),
+                make_id=str(row.get("env_id", env_id)),
+                env_kwargs=_env_kwargs(row.get("env_kwargs", {})),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"{source}: bad row for {env_id!r}: {exc}") from None
+        if ref.env_kwargs and ref.make_id == env_id:
+            raise ValueError(
+                f"{source}: {env_id!r} has env_kwargs, so its key must be a task name "
+                "'<env_id>@<name>' and the row must give 'env_id'"
+            )
         if ref.expert == ref.random:
             raise ValueError(f"{source}: {env_id!r} has expert == random ({ref.expert})")
         table[env_id] = ref
     return table
+
+
+def _env_kwargs(value: Any) -> dict[str, Any]:
+    """A row's ``env_kwargs``: a JSON object; lists become tuples (as env kwargs expect)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"env_kwargs must be an object, got {type(value).__name__}")
+    return {str(k): tuple(v) if isinstance(v, list) else v for k, v in value.items()}
 
 
 @cache
