@@ -96,6 +96,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--reset-solver", action="store_true", help="a fresh SAC every epoch (original pendulum)"
     )
+    p.add_argument(
+        "--clip-observations", action="store_true",
+        help="reward features of observations clipped to the model data's range (ours)",
+    )  # fmt: skip
     p.add_argument("--eval-steps", type=int, help="SAC steps on each inferred reward")
     p.add_argument("--gail-steps", type=int, help="GAIL generator steps")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
@@ -128,6 +132,8 @@ def settings(args: argparse.Namespace) -> tuple[drl.DeepRLSPConfig, dict[str, in
         cfg = dataclasses.replace(cfg, solver_steps=args.solver_steps)
     if args.reset_solver:
         cfg = dataclasses.replace(cfg, reset_solver=True)
+    if args.clip_observations:
+        cfg = dataclasses.replace(cfg, clip_observations=True)
     for key in budgets:
         if getattr(args, key) is not None:
             budgets[key] = getattr(args, key)
@@ -172,7 +178,7 @@ def evaluate_methods(
         else:
             _, scores[name] = drl.train_on_reward(
                 args.env, result.models, rewards[name], budgets["eval_steps"], args.seed,
-                args.rollouts,
+                args.rollouts, args.clip_observations,
             )  # fmt: skip
         scores[name]["minutes"] = round((time.perf_counter() - start) / 60, 2)
         log.info("%s: true return %.1f", name, scores[name]["mean_return"])

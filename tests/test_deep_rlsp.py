@@ -178,3 +178,10 @@ def test_pipeline_end_to_end_tiny(tmp_path):
         run = subprocess.run([*cmd[:2], *bad], capture_output=True, text=True, timeout=120)
         assert run.returncode == 2 and message in run.stderr
         assert run.stderr.strip().count("\n") == 0
+
+
+def test_clipped_features_see_out_of_range_states_at_the_data_bounds(models):
+    far = models.obs_high + 10.0
+    np.testing.assert_allclose(models.clipped_features(far), models.features(models.obs_high))
+    inside = models.data_states[:2]
+    np.testing.assert_allclose(models.clipped_features(inside), models.features(inside))

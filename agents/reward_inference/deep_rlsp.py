@@ -107,6 +107,9 @@ class DeepRLSPConfig:
         reweight_gradient: Weight trajectories by their start's similarity to the env's
             initial observation (True).
         grad_clip: Largest gradient norm (10).
+        clip_observations: Compute the reward's features of observations clipped to the model
+            data's range (ours, off by default: the original encodes any observation, so the
+            policy can seek states the VAE never saw).
         models: The learned models.
     """
 
@@ -123,6 +126,7 @@ class DeepRLSPConfig:
     policy_horizon_factor: int = 1
     reweight_gradient: bool = True
     grad_clip: float = 10.0
+    clip_observations: bool = False
     models: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -156,6 +160,10 @@ class LatentModels:
             .numpy()
             .reshape(*x.shape[:-1], -1)
         )
+
+    def clipped_features(self, obs: np.ndarray) -> np.ndarray:
+        """:meth:`features` of ``obs`` clipped to the data's observation range."""
+        return self.features(np.clip(obs, self.obs_low, self.obs_high))
 
 
 class LatentRewardWrapper(gymnasium.Wrapper):
@@ -374,12 +382,18 @@ class DeepRLSPResult:
 
 
 def _reward_env(
-    env_id: str, models: LatentModels, reward_fn: RewardFn, horizon: int, seed: int
+    env_id: str,
+    models: LatentModels,
+    reward_fn: RewardFn,
+    horizon: int,
+    seed: int,
+    clip: bool = False,
 ) -> LatentRewardWrapper:
     base = ResetToState(gymnasium.make(env_id))
     limit = base.spec.max_episode_steps if base.spec and base.spec.max_episode_steps else horizon
+    features = models.clipped_features if clip else models.features
     wrapped = LatentRewardWrapper(
-        base, models.features, reward_fn, min(horizon, limit), np.random.default_rng(seed)
+        base, features, reward_fn, min(horizon, limit), np.random.default_rng(seed)
     )
     wrapped.reset(seed=seed)
     return wrapped
@@ -407,7 +421,9 @@ def deep_rlsp(
     initial_obs, _ = sim.reset(seed=seed)
     theta = average_features_theta(models, observed)
     policy_horizon = cfg.horizon * cfg.policy_horizon_factor
-    env = _reward_env(env_id, models, linear_reward(theta), policy_horizon, seed)
+    env = _reward_env(
+        env_id, models, linear_reward(theta), policy_horizon, seed, cfg.clip_observations
+    )
 
     def refit(solver: Any, starts: np.ndarray) -> Any:
         env.set_starts(starts, cfg.init_prob)
@@ -464,10 +480,11 @@ def train_on_reward(
     steps: int,
     seed: int = 0,
     rollouts: int = 10,
+    clip_observations: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """The paper's evaluation: a new SAC trained ``steps`` on ``reward_fn`` (episodes of the
     env's time limit, termination ignored), then its true return over ``rollouts`` rollouts."""
-    env = _reward_env(env_id, models, reward_fn, 10**9, seed)
+    env = _reward_env(env_id, models, reward_fn, 10**9, seed, clip_observations)
     solver = make_sac(env, seed=seed, env_id=env_id)
     solver.learn(steps)
     stats = evaluate_return(gymnasium.make(env_id), solver, rollouts, seed=seed + 1000)
