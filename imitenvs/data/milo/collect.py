@@ -5,10 +5,10 @@ offline datasets and expert datasets from the clips (``dhruvsreenivas/amp_extens
 Every rollout batch is one batched env: the ``R`` repetitions of one checkpoint run as ``R``
 parallel worlds, each reset onto the reference at its own clip time
 (:meth:`~imitenvs.envs.humanoid.base.HumanoidEnv.reset_to_reference`) and stepped with the
-policy's mean action until its episode ends. Finished worlds are held at their final state
-(:meth:`~imitenvs.envs.humanoid.base.HumanoidEnv.hold_finished_worlds`) so the DTW features of
-the final state can be read. Episodes whose world diverged or produced NaN are discarded and
-drawn again.
+policy's mean action until its episode ends. The env runs with ``autoreset_mode="next_step"``,
+so a finished world keeps its final state through the step that ends it and the DTW features
+of the final state can be read (its later steps are masked out). Episodes whose world
+diverged or produced NaN are discarded and drawn again.
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ class Roller:
     """A batched humanoid env of ``num_envs`` worlds that rolls out one episode per world."""
 
     def __init__(self, env_id: str, env_kwargs: dict, num_envs: int, reset: ResetOptions) -> None:
-        self.env = gymnasium.make(env_id, num_envs=num_envs, **env_kwargs)
+        kwargs = {**env_kwargs, "autoreset_mode": "next_step"}
+        self.env = gymnasium.make(env_id, num_envs=num_envs, **kwargs)
         self.batch = self.env.unwrapped
         self.reset, self.score_name = reset, score_name_of(env_id)
         self.horizon = int(self.batch.max_episode_steps)
@@ -178,25 +179,20 @@ class Roller:
         states[:, 0], bodies[:, 0] = obs, self._bodies()
         alive, valid = np.ones(n, bool), np.isfinite(obs).all(1)
         lengths = np.zeros(n, np.int64)
-        with b.hold_finished_worlds():
-            for k in range(h):
-                act = ppo.act_deterministic(torch.as_tensor(obs, dtype=torch.float32)).cpu().numpy()
-                obs, rew, term, trunc, info = self.env.step(act)
-                live = alive[:, None]
-                states[:, k + 1] = np.where(live, obs, states[:, k + 1])
-                actions[:, k] = np.where(live, act, 0.0)
-                rewards[:, k] = np.where(alive, rew, 0.0)
-                bodies[:, k + 1] = np.where(live[..., None], self._bodies(), 0.0)
-                bad = (
-                    np.asarray(info["diverged"])
-                    | ~np.isfinite(obs).all(1)
-                    | ~np.isfinite(act).all(1)
-                )
-                valid &= ~(alive & bad)
-                lengths += alive
-                alive &= ~(np.asarray(term) | np.asarray(trunc))
-                if not alive.any():
-                    break
+        for k in range(h):
+            act = ppo.act_deterministic(torch.as_tensor(obs, dtype=torch.float32)).cpu().numpy()
+            obs, rew, term, trunc, info = self.env.step(act)
+            live = alive[:, None]
+            states[:, k + 1] = np.where(live, obs, states[:, k + 1])
+            actions[:, k] = np.where(live, act, 0.0)
+            rewards[:, k] = np.where(alive, rew, 0.0)
+            bodies[:, k + 1] = np.where(live[..., None], self._bodies(), 0.0)
+            bad = np.asarray(info["diverged"]) | ~np.isfinite(obs).all(1) | ~np.isfinite(act).all(1)
+            valid &= ~(alive & bad)
+            lengths += alive
+            alive &= ~(np.asarray(term) | np.asarray(trunc))
+            if not alive.any():
+                break
         out = dict(
             states=states,
             actions=actions,

@@ -367,17 +367,6 @@ class HumanoidEnv(BatchedEnv):
         z = p.geom_xpos[:, self._all_geoms, 2] - self._all_radius
         return (z - (axes_z * self._all_half).sum(-1)).amin(1)
 
-    @contextlib.contextmanager
-    def hold_finished_worlds(self) -> Iterator[None]:
-        """Inside the block a world that finishes is not reset: its physics keeps the final
-        state (for recorders that read bodies of the final state, such as MILO's DTW). Its
-        episode counter still restarts; keep stepping it only if its later steps are ignored."""
-        self._reset_worlds = lambda ids: None  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            del self._reset_worlds
-
     def _sample_starts(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Clip ids, clip times and the reference-start mask (each ``(k,)``) of ``k`` resets."""
         mode = self.config.state_init
