@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from imitenvs.agents import distributed, episode
 from imitenvs.agents.amp import AMP, AMPConfig
+from imitenvs.agents.logs import LOGGERS, RunLogger
 from imitenvs.agents.near import NEAR, EnergyModel, NEARConfig
 from imitenvs.agents.ppo import PPO, PPOConfig, require
 from imitenvs.agents.storage import RolloutStorage
@@ -83,6 +84,12 @@ class RunConfig:
     force: bool = False
     """take ``log_dir`` over even when another live run holds its lock, or when it already
     holds checkpoints of an earlier run (which are then overwritten)"""
+    logger: str = "tb"
+    """scalar sink beside the always-written ``log.txt``: ``tb`` (TensorBoard), ``wandb``
+    (needs the wandb package) or ``none`` (:mod:`imitenvs.agents.logs`)"""
+    algo: str | None = None
+    """the trainer's algorithm name (:mod:`imitenvs.agents.train`), recorded in checkpoints so
+    that ``--mode test`` refuses a checkpoint of another algorithm (``None``: not recorded)"""
 
     def __post_init__(self) -> None:
         for name in ("num_envs", "iterations", "save_every", "keep_checkpoints"):
@@ -91,6 +98,7 @@ class RunConfig:
         minutes = self.max_minutes
         ok = minutes is None or (isinstance(minutes, int | float) and 0 < minutes < math.inf)
         require(ok, "max_minutes", minutes, "must be a positive number or None")
+        require(self.logger in LOGGERS, "logger", self.logger, f"choose one of {LOGGERS}")
         self.log_dir = None if self.log_dir is None else Path(self.log_dir)
 
 
@@ -379,11 +387,8 @@ class Runner:
         if self.run.log_dir is None or not self.dist.is_main:
             return
         if self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(str(self.run.log_dir))
-        for name, value in stats.items():
-            self._writer.add_scalar(name, value, self.global_step)
+            self._writer = RunLogger(self.run.log_dir, self.run.logger, plain_config(self.run))
+        self._writer.log(stats, self.global_step, self.iteration)
 
     # ------------------------------------------------------------------------- checkpoints
     def save(self, path: str | Path) -> Path:
