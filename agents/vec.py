@@ -37,7 +37,8 @@ class VecStep:
         terminated: ``(N,)`` failures / goals (no bootstrap).
         truncated: ``(N,)`` time-outs (bootstrap from ``final_obs``).
         final_obs: ``(N, O)`` the state each step reached (``obs`` where not done).
-        amp_obs: ``(N, D)`` ``info["amp_obs"]`` of this transition, or ``None``.
+        amp_obs: ``(N, D)`` ``info["amp_obs"]`` (or the adapter's ``style_key``) of this
+            transition, or ``None``.
         reward_terms: ``{name: (N,)}`` named reward terms when the env gives them.
         success: ``(N,)`` ``info["is_success"]`` when the env gives it, else ``None``.
     """
@@ -68,6 +69,8 @@ class VecAdapter:
         self.obs_dim = int(np.prod(env.single_observation_space.shape))
         self.act_dim = int(np.prod(env.single_action_space.shape))
         self.batched = isinstance(env.unwrapped, BatchedEnv)
+        self.style_key = "amp_obs"
+        """the ``info`` key read into :attr:`VecStep.amp_obs` (ADD reads ``"add_obs"``)"""
         low = np.asarray(env.single_action_space.low, dtype=np.float64).reshape(-1)
         high = np.asarray(env.single_action_space.high, dtype=np.float64).reshape(-1)
         self._rescale = None
@@ -112,7 +115,7 @@ class VecAdapter:
             if final.dtype == object:  # gymnasium vector envs: None for unfinished worlds
                 final = np.stack([f if m else x for f, m, x in zip(final, mask, obs, strict=True)])
             out.final_obs = torch.where(mask[:, None], self.to_tensor(final).reshape(n, o), out.obs)
-        for key in ("amp_obs", "reward_terms", "is_success"):
+        for key in (self.style_key, "reward_terms", "is_success"):
             value = self._final_value(info, key, done)
             if value is None:
                 continue
@@ -120,7 +123,7 @@ class VecAdapter:
                 out.reward_terms = {
                     k: self.to_tensor(v) for k, v in value.items() if not k.startswith("_")
                 }
-            elif key == "amp_obs":
+            elif key == self.style_key:
                 out.amp_obs = self.to_tensor(value).reshape(n, -1)
             else:
                 out.success = self.to_tensor(value, torch.bool)

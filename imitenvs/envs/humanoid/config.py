@@ -168,10 +168,18 @@ class ImitateConfig(HumanoidConfig):
     pose_termination_distance: float = 0.0
     """End the episode (terminated) when the root or a hand or foot is farther than this from
     the reference, in metres (MimicKit's ``pose_termination_dist``: 1.0); 0 turns it off."""
+    add_obs: bool = False
+    """Also return ``info["add_obs"]`` ``(N, 214)`` for ADD (adversarial differential
+    discriminator): ``[x_sim, x_ref]``, each the 105-d character observation followed by the
+    root's world x and y (107), of the simulated character after the step and of the
+    reference at the same time (MimicKit ``add_env`` ``disc_obs`` / ``disc_obs_demo``).
+    ``False``: no extra info."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_finite("pose_termination_distance", self.pose_termination_distance, low=0.0)
+        if not isinstance(self.add_obs, bool):
+            raise ValueError(f"add_obs must be a bool, got {self.add_obs!r}")
         steps = self.reference_obs_steps
         if isinstance(steps, int) or not all(
             isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in steps

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium
 import numpy as np
 import torch
 
@@ -123,6 +124,10 @@ class HumanoidImitateEnv(HumanoidEnv):
     Defaults (:class:`imitenvs.envs.humanoid.config.ImitateConfig`): weights pose 0.5,
     velocity 0.05, end_effector 0.15, root 0.2, com 0.1; scales 2, 0.1, 10, 5, 10.
 
+    With ``add_obs=True``, ``info["add_obs"]`` ``(N, 214)`` is ``[x_sim, x_ref]`` for ADD:
+    each the 105-d character observation and the root's world x, y, of the character after the
+    step and of the reference at the same time (``add_observation_space`` gives the size).
+
     ## Episode End
 
     Terminated on a fall (as ``HumanoidAMP-v0``, ``termination_height`` 0.3), and, with
@@ -139,13 +144,15 @@ class HumanoidImitateEnv(HumanoidEnv):
 
     ## Version History
 
-    * v0: initial version; ``pose_termination_distance`` and ``reference_obs_steps`` added
-      (defaults: off, the observation and episodes as before).
+    * v0: initial version; ``pose_termination_distance``, ``reference_obs_steps`` and
+      ``add_obs`` added (defaults: off, the observation, info and episodes as before).
     """
 
     config_cls = ImitateConfig
     REFERENCE_EXTRA = 5
     """per reference step: relative root position (3), relative heading cos and sin (2)"""
+    ADD_EXTRA = 2
+    """per side of ``info["add_obs"]``: the root's world x and y after the character obs"""
 
     @property
     def task_obs_dim(self) -> int:
@@ -170,6 +177,9 @@ class HumanoidImitateEnv(HumanoidEnv):
         self._time = torch.zeros(n, device=dev)
         self._com_sim = torch.zeros(n, 3, device=dev)
         self._com_ref = torch.zeros(n, 3, device=dev)
+        if self.config.add_obs:
+            dim = 2 * (self.character_obs.dim + self.ADD_EXTRA)
+            self.add_observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
 
     @property
     def reference_time(self) -> torch.Tensor:
@@ -213,7 +223,12 @@ class HumanoidImitateEnv(HumanoidEnv):
         clip_over = ~self.clip_loops[self._clip] & (
             self._time >= self.motion.clip_lengths[self._clip]
         )
-        return WorldStep(reward_terms=terms, terminated=fallen, truncated=clip_over)
+        info = {}
+        if self.config.add_obs:
+            sim_x = torch.cat([self._char_obs, state.root_pos[:, :2]], dim=1)
+            ref_x = torch.cat([self.character_obs(ref_state), ref_state.root_pos[:, :2]], dim=1)
+            info["add_obs"] = torch.cat([sim_x, ref_x], dim=1)
+        return WorldStep(reward_terms=terms, terminated=fallen, truncated=clip_over, info=info)
 
     def _strayed(self, sim: MotionState, ref: MotionState) -> torch.Tensor:
         """``(N,)`` worlds whose root or a key body is farther than
