@@ -76,7 +76,7 @@ def render_catalogue() -> str:
             steps = e.max_episode_steps if e.max_episode_steps is not None else "-"
             lines.append(
                 f"| `{e.id}` | {e.summary} | `{obs}` | `{act}` | {steps} | "
-                f"{'yes' if e.batched else 'no'} |"
+                f"{'yes' if e.vectorised else 'no'} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -72,7 +72,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"family:            {entry.family}")
         print(f"summary:           {entry.summary}")
         print(f"entry point:       {entry.entry_point}")
-        print(f"batched:           {'yes' if entry.batched else 'no'}")
+        print(f"batched:           {'yes' if entry.vectorised else 'no'}")
         steps = entry.max_episode_steps if entry.max_episode_steps is not None else "set by env"
         print(f"max episode steps: {steps}")
         print(f"observation space: {describe_space(env.observation_space)}")
@@ -87,7 +87,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         doc = [ln for ln in doc if ln and not ln.startswith(("#", "=", "-"))]
         if doc:
             print(f"class:             {type(task).__name__}: {doc[0]}")
-        if entry.batched:
+        if entry.vectorised:
             print(f"batched use:       gymnasium.make({entry.id!r}, num_envs=N)")
     finally:
         env.close()

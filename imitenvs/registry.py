@@ -41,9 +41,15 @@ class EnvEntry:
         max_episode_steps: Episode length enforced by gymnasium's ``TimeLimit`` for single envs,
             or ``None`` when the env ends its episodes itself (multiagent ids: the env's own
             default episode length, shown in the catalogue).
-        batched: ``True`` for natively vectorised envs; ``vector_entry_point`` is then
-            registered too, and ``gymnasium.make(id, num_envs=N)`` returns the batched object.
-        vector_entry_point: ``"module:callable"`` of the batched class (batched ids only).
+        batched: ``True`` for natively vectorised envs whose single env is one world of the
+            batch (:class:`~imitenvs.core.batched.SingleWorldEnv`); ``vector_entry_point`` is
+            then registered too, and ``gymnasium.make(id, num_envs=N)`` returns the batched
+            object.
+        vector_entry_point: ``"module:callable"`` of the batched class. Batched ids need one;
+            a single-env id may have one too (iMuJoCo, Deep RLSP): its single env stays an
+            ordinary env with gymnasium's wrappers, and ``gymnasium.make(id, num_envs=N)``
+            (the entry point gets ``num_envs``) and ``gymnasium.make_vec(id, N)`` return the
+            batched class (see :func:`vectorised_batch`).
         multiagent: ``True`` for PettingZoo ``ParallelEnv`` ids: ``entry_point`` builds the
             parallel env, they are not registered with gymnasium, and :func:`make_parallel` /
             :func:`make_aec` build them.
@@ -62,11 +68,16 @@ class EnvEntry:
     def __post_init__(self) -> None:
         if "/" in self.name or not self.name.split("-v")[-1].isdigit():
             raise ValueError(f"env name {self.name!r} must look like 'Name-vN' with no namespace")
-        if self.batched != (self.vector_entry_point is not None):
-            raise ValueError(f"{self.name}: batched ids need a vector_entry_point and vice versa")
-        if self.multiagent and self.batched:
+        if self.batched and self.vector_entry_point is None:
+            raise ValueError(f"{self.name}: batched ids need a vector_entry_point")
+        if self.multiagent and self.vector_entry_point is not None:
             raise ValueError(f"{self.name}: a multiagent id cannot be batched")
         object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
+
+    @property
+    def vectorised(self) -> bool:
+        """Whether ``gymnasium.make(id, num_envs=N)`` gives a natively batched env."""
+        return self.vector_entry_point is not None
 
     @property
     def id(self) -> str:
@@ -148,28 +159,25 @@ def _imujoco_entries() -> list[EnvEntry]:
     from imitenvs.envs.imujoco.grid import REGISTERED_VARIANTS, TRAJECTORY_STEPS, env_name
     from imitenvs.envs.imujoco.grid import parse_variant as parse_imujoco
 
-    classes = {
-        "hopper": "IMuJoCoHopperEnv",
-        "halfcheetah": "IMuJoCoHalfCheetahEnv",
-        "walker2d": "IMuJoCoWalker2dEnv",
-    }
+    batched = "imitenvs.envs.imujoco.batched"
     entries = []
     for name in REGISTERED_VARIANTS:
         variant = parse_imujoco(name)
         entries.append(
             EnvEntry(
                 name=env_name(name),
-                entry_point=f"imitenvs.envs.imujoco.env:{classes[variant.robot.key]}",
+                entry_point=f"{batched}:make_{variant.robot.key}",
                 family="imujoco",
                 summary=variant.describe(),
                 kwargs={"variant": name},
                 max_episode_steps=TRAJECTORY_STEPS,
+                vector_entry_point=f"{batched}:IMuJoCoBatchedEnv",
             )
         )
     return entries
 
 
-_DEEP_RLSP_EP = "imitenvs.envs.deep_rlsp.locomotion"
+_DEEP_RLSP_EP = "imitenvs.envs.deep_rlsp.batched"
 
 
 def _deep_rlsp_entries() -> list[EnvEntry]:
@@ -177,39 +185,41 @@ def _deep_rlsp_entries() -> list[EnvEntry]:
     rows = [
         (
             "HalfCheetah-FW-v0",
-            "DeepRLSPHalfCheetahEnv",
+            "halfcheetah",
             {"direction": "forward"},
             "Deep RLSP's cheetah running forward: x velocity - 0.1|a|^2, time feature.",
         ),
         (
             "HalfCheetah-BW-v0",
-            "DeepRLSPHalfCheetahEnv",
+            "halfcheetah",
             {"direction": "backward"},
             "Deep RLSP's cheetah running backward: -x velocity - 0.1|a|^2, time feature.",
         ),
         (
             "Hopper-FW-v0",
-            "DeepRLSPHopperEnv",
+            "hopper",
             {},
             "Hopper-v5 (reward, termination) with Deep RLSP's time feature.",
         ),
         (
             "Hopper-FW-Penalty-v0",
-            "DeepRLSPHopperEnv",
+            "hopper",
             {"penalty": 1.0},
             "Hopper-FW without termination: reward - 1 on every unhealthy step.",
         ),
     ]
+    classes = {"halfcheetah": "DeepRLSPBatchedHalfCheetahEnv", "hopper": "DeepRLSPBatchedHopperEnv"}
     return [
         EnvEntry(
             name=name,
-            entry_point=f"{_DEEP_RLSP_EP}:{cls}",
+            entry_point=f"{_DEEP_RLSP_EP}:make_{robot}",
             family="deep_rlsp",
             summary=summary,
             kwargs=kwargs,
             max_episode_steps=1000,
+            vector_entry_point=f"{_DEEP_RLSP_EP}:{classes[robot]}",
         )
-        for name, cls, kwargs, summary in rows
+        for name, robot, kwargs, summary in rows
     ]
 
 
@@ -333,7 +343,31 @@ def own_time_limit(env: gymnasium.Env) -> gymnasium.Env:
     return env.env
 
 
+def vectorised_batch(env: gymnasium.Env) -> gymnasium.Env:
+    """The last step of ``gymnasium.make`` for single-env ids with a ``vector_entry_point``.
+
+    Their entry point returns the ordinary single env, which keeps gymnasium's wrappers
+    (``PassiveEnvChecker``, ``OrderEnforcing``, ``TimeLimit``), unless ``num_envs`` is given:
+    then it returns the batched env, and this strips those single-env wrappers from it
+    (they assume one env) and moves ``TimeLimit``'s ``K`` into its per-world
+    ``max_episode_steps`` (as :func:`own_time_limit`). A single env passes unchanged.
+    """
+    if not isinstance(env.unwrapped, gymnasium.vector.VectorEnv):
+        return env
+    base = env.unwrapped
+    layer: Any = env
+    while layer is not base:
+        if isinstance(layer, gymnasium.wrappers.TimeLimit):
+            limit = layer._max_episode_steps  # TimeLimit's own record of K
+            base.max_episode_steps = limit
+            if base.spec is not None:
+                base.spec.kwargs["max_episode_steps"] = limit
+        layer = layer.env
+    return base
+
+
 _OWN_TIME_LIMIT = WrapperSpec("OwnTimeLimit", f"{__name__}:own_time_limit", {})
+_VECTORISED_BATCH = WrapperSpec("VectorisedBatch", f"{__name__}:vectorised_batch", {})
 
 
 class BatchedEnvSpec(EnvSpec):
@@ -360,17 +394,29 @@ def register_all() -> None:
     Batched ids keep their own per-world counters; gymnasium's single-env wrappers
     (``TimeLimit``, ``OrderEnforcing``, ``PassiveEnvChecker``) would break them, so they are
     registered without them (the batched env enforces the call order itself) and with
-    :func:`own_time_limit` as a :class:`BatchedEnvSpec`.
+    :func:`own_time_limit` as a :class:`BatchedEnvSpec`. Single-env ids with a
+    ``vector_entry_point`` keep those wrappers, with :func:`vectorised_batch` after them to
+    strip them again from a batch (``num_envs=N``).
     """
     for entry in ENTRIES:
         if entry.id in gymnasium.registry or entry.multiagent:
             continue
-        if not entry.batched:
+        if not entry.vectorised:
             gymnasium.register(
                 id=entry.id,
                 entry_point=entry.entry_point,
                 kwargs=dict(entry.kwargs),
                 max_episode_steps=entry.max_episode_steps,
+            )
+            continue
+        if not entry.batched:  # an ordinary single env, a batched class with num_envs
+            gymnasium.registry[entry.id] = BatchedEnvSpec(
+                id=entry.id,
+                entry_point=entry.entry_point,
+                kwargs=dict(entry.kwargs),
+                max_episode_steps=entry.max_episode_steps,
+                additional_wrappers=(_VECTORISED_BATCH,),
+                vector_entry_point=entry.vector_entry_point,
             )
             continue
         gymnasium.registry[entry.id] = BatchedEnvSpec(
