@@ -75,6 +75,16 @@ TASK_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 #: v5 clips the velocities of Hopper's and Walker2d's observation to +-10.
 QVEL_CLIP: dict[str, float | None] = {"hopper": 10.0, "halfcheetah": None, "walker2d": 10.0}
+#: Keywords of :class:`BatchedLocomotionEnv` besides the task's.
+ENV_OPTIONS = (
+    "max_episode_steps",
+    "device",
+    "backend",
+    "nthread",
+    "torch_threads",
+    "autoreset_mode",
+    "render_mode",
+)
 #: Float32 rows of task state per world beside the physics (memory estimate of num_envs).
 _TASK_ROWS = 8
 
@@ -259,8 +269,8 @@ class BatchedLocomotionEnv(BatchedEnv):
         nq, nv = self.model.nq, self.model.nv
         self._pos_start = 1 if task.exclude_current_positions_from_observation else 0
         obs_dim = nq - self._pos_start + nv + (task.time_horizon is not None)
-        low = np.full(obs_dim, -np.inf)
-        high = np.full(obs_dim, np.inf)
+        low = np.full(obs_dim, -np.inf, dtype)
+        high = np.full(obs_dim, np.inf, dtype)
         if task.time_horizon is not None:
             low[-1], high[-1] = 0.0, 1.0
         box = gymnasium.spaces.Box
@@ -486,6 +496,12 @@ def _split_settings(robot: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any],
     if "xml_file" in kwargs:
         raise ValueError("xml_file is set by the task; the batched env does not take it")
     known = TASK_KEYWORDS[robot]
+    unknown = sorted(set(kwargs) - set(known) - set(ENV_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"the batched {robot} env does not take {unknown}; task keywords: {list(known)}, "
+            f"env options: {list(ENV_OPTIONS)}"
+        )
     settings = {k: v for k, v in kwargs.items() if k in known}
     return settings, {k: v for k, v in kwargs.items() if k not in known}
 
