@@ -37,7 +37,7 @@ from imitenvs.agents.reward_inference.experts import (
     sac_hyperparameters,
 )
 from imitenvs.core.checks import check_positive_int, check_seed
-from imitenvs.core.files import RunLock, atomic_write_json
+from imitenvs.core.files import RunLock, atomic_write_json, claim_outputs
 from imitenvs.core.scripts import run_main
 from imitenvs.envs.imujoco.collect import _progress_callback
 
@@ -82,27 +82,13 @@ def make_env(env_id: str, **kwargs: Any) -> gymnasium.Env:
         raise ValueError(f"cannot make env {env_id!r}: {exc}") from None
 
 
-def claim_folder(out: Path, force: bool) -> None:
-    """Refuse a folder holding another run's outputs unless ``force`` (then remove them)."""
-    old = [out / name for name in OUTPUTS if (out / name).exists()]
-    old += sorted((out / CHECKPOINTS).glob("sac_*_steps.zip"))
-    if old and not force:
-        raise FileExistsError(
-            f"{out} already holds a run ({old[0].name}"
-            f"{f' and {len(old) - 1} more' if len(old) > 1 else ''}); choose another --out, "
-            "or pass --force to overwrite it"
-        )
-    for path in old:
-        path.unlink()
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.torch_threads)
     env = make_env(args.env)
     with RunLock(args.out, force=args.force):
-        claim_folder(args.out, args.force)
+        claim_outputs(args.out, [*OUTPUTS, f"{CHECKPOINTS}/sac_*_steps.zip"], args.force)
         original = sac_hyperparameters(args.env)["buffer_size"]
         settings = sac_hyperparameters(args.env, args.buffer_size or min(original, args.steps))
         if args.learning_starts is not None:

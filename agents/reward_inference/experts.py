@@ -70,13 +70,16 @@ def sac_hyperparameters(env_id: str, buffer_size: int | None = None) -> dict[str
     algorithm's every detail.
 
     Args:
-        env_id: A gymnasium id, e.g. ``"imitenvs/HalfCheetah-FW-v0"`` or ``"Hopper-v5"``.
+        env_id: A gymnasium id, e.g. ``"imitenvs/HalfCheetah-FW-v0"`` or ``"Hopper-v5"``; an
+            iMuJoCo id picks its robot's table (``iMuJoCo-hopper-…`` → Hopper).
         buffer_size: Replay buffer size instead of the table's (smaller CPU runs).
 
     Returns:
         A new dict (``policy_kwargs`` included) safe to modify.
     """
     name = env_id.rsplit("/", 1)[-1]
+    if name.startswith("iMuJoCo-"):  # iMuJoCo-<robot>-<variant>: the robot's table
+        name = name.split("-")[1].capitalize().replace("cheetah", "Cheetah")
     if name.startswith(("Ant", "HalfCheetah", "Swimmer", "Fetch")):
         table = HALF_CHEETAH_SAC
     elif name.startswith("Hopper"):

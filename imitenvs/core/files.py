@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -212,6 +212,30 @@ class RunLock:
 
 
 @contextmanager
+def claim_outputs(folder: str | Path, patterns: Iterable[str], force: bool) -> None:
+    """Refuse a run folder that holds another run's outputs, unless ``force`` (then remove them).
+
+    Args:
+        folder: The run folder.
+        patterns: Globs relative to it naming a run's outputs (``"policy.pt"``,
+            ``"checkpoints/*.zip"``).
+        force: Delete what matches instead of refusing.
+
+    Raises:
+        FileExistsError: something matches and ``force`` is false.
+    """
+    folder = Path(folder)
+    old = sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
+    if old and not force:
+        more = f" and {len(old) - 1} more" if len(old) > 1 else ""
+        raise FileExistsError(
+            f"{folder} already holds a run ({old[0].relative_to(folder)}{more}); choose another "
+            "--out, or pass --force to overwrite it"
+        )
+    for path in old:
+        path.unlink()
+
+
 def exclusive_lock(path: str | Path, what: str = "file") -> Iterator[None]:
     """Hold an exclusive advisory lock (``flock``) on ``<path>.lock`` for the block; the lock
     file is removed when the block ends (before the lock is released, so a process that opened
