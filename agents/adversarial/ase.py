@@ -252,7 +252,9 @@ class Encoder(nn.Module):
 
 class ASEPPO(PPO):
     """PPO on ``[s, z]`` observations plus :func:`diversity_loss` (weight
-    ``cfg.diversity_weight``), with a fresh latent per sample of each minibatch."""
+    ``cfg.diversity_weight``), with a fresh latent per sample of each minibatch. Given
+    observations without a latent, :meth:`act_deterministic` appends :attr:`eval_latent` (a
+    fixed unit latent), so the env-only evaluations (pose error, GIF) run unchanged."""
 
     def __init__(
         self,
@@ -265,6 +267,17 @@ class ASEPPO(PPO):
     ) -> None:
         super().__init__(obs_dim, act_dim, cfg, device, generator)
         self.ase_cfg = ase_cfg
+        self.env_obs_dim = obs_dim - ase_cfg.latent_dim
+        fixed = torch.Generator().manual_seed(0)
+        self.eval_latent = sample_latents(1, ase_cfg.latent_dim, fixed).to(device)
+
+    @torch.no_grad()
+    def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        """The mean action ``(N, A)`` for ``[s, z]`` ``(N, O + d)`` or for ``s`` ``(N, O)``
+        (then with :attr:`eval_latent`)."""
+        if obs.shape[-1] == self.env_obs_dim:
+            obs = torch.cat([obs, self.eval_latent.expand(len(obs), -1)], dim=-1)
+        return super().act_deterministic(obs)
 
     def _minibatch_losses(self, mb: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         losses = super()._minibatch_losses(mb)
