@@ -64,7 +64,7 @@ def evaluate_policy(
         "seed": seed,
     }
     fn = evaluation.ppo_policy(ppo, space)
-    if get_entry(env_id).family != "humanoid":
+    if not env_id.startswith("imitenvs/") or get_entry(env_id).family != "humanoid":
         return {**result, **evaluation.episode_summary(evaluation.run_episodes(fn, **common))}
     scores = {"policy": evaluation.humanoid_pose_error(fn, **common)}
     if baseline:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -108,8 +109,14 @@ class AWRRunner:
         stats["perf/total_steps_per_s"] = steps / max(time.perf_counter() - start, 1e-9)
         return stats
 
-    def train(self) -> dict[str, float]:
-        """Run until ``run.iterations`` (or ``run.max_minutes``); returns the last scalars."""
+    def train(
+        self, evaluate: Callable[[AWRRunner], dict[str, float]] | None = None
+    ) -> dict[str, float]:
+        """Run until ``run.iterations`` (or ``run.max_minutes``); returns the last scalars.
+
+        Args:
+            evaluate: called after every iteration; its scalars are logged with the
+                iteration's (as :meth:`imitenvs.agents.runner.Runner.train`)."""
         self._check_fresh_folder()
         start = time.perf_counter()
         limit = math.inf if self.run.max_minutes is None else 60.0 * self.run.max_minutes
@@ -118,6 +125,8 @@ class AWRRunner:
                    disable=not self.run.progress, dynamic_ncols=True)  # fmt: skip
         while self.iteration < self.run.iterations and time.perf_counter() - start < limit:
             stats = self.train_iteration()
+            if evaluate is not None:
+                stats.update(evaluate(self))
             if not all(math.isfinite(v) for v in stats.values()):
                 raise FloatingPointError(f"non-finite training scalars: {stats}")
             self._log(stats)
