@@ -15,47 +15,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import imitenvs
-from imitenvs.agents.near import EnergyModel, NEARConfig, demo_pairs, save_energy, train_energy
+from imitenvs.agents.near import EnergyModel, demo_pairs, save_energy, train_energy
+from imitenvs.agents.presets import ENERGY_PRESETS
 from imitenvs.core.scripts import run_main
 
 log = logging.getLogger("train_near_energy")
 
 
-@dataclass(frozen=True)
-class EnergyPreset:
-    """Energy-model defaults of one env family."""
-
-    cfg: NEARConfig
-    num_pairs: int
-    env_kwargs: dict
-
-
-PRESETS = {
-    # NEAR mazeNEARPPO.yaml sizes; 10k DSM steps are enough for the maze (NEAR: 50k). Delta
-    # features (not in NEAR) let the energy see the direction of the 3-unit demo steps.
-    "maze": EnergyPreset(
-        NEARConfig(iterations=10_000, delta_features=True), num_pairs=10_000, env_kwargs={}
-    ),
-    # NEAR HumanoidNEARPPO.yaml: (512, 1024) -> 2048 -> (1024, 512, 128), lr 1e-5, 100k steps.
-    "humanoid": EnergyPreset(
-        NEARConfig(
-            encoder_hidden=(512, 1024),
-            latent_dim=2048,
-            decoder_hidden=(1024, 512, 128),
-            learning_rate=1e-5,
-            iterations=100_000,
-        ),
-        num_pairs=100_000,
-        env_kwargs={"motion_file": "walk.yaml"},
-    ),
-}
+PRESETS = ENERGY_PRESETS
+"""the energy-model presets (:data:`imitenvs.agents.presets.ENERGY_PRESETS`)"""
 
 
 def family_of(env_id: str) -> str:

@@ -27,29 +27,16 @@ import numpy as np
 import torch
 
 from imitenvs.agents.near import NEARConfig, load_energy
-from imitenvs.agents.ppo import PPOConfig
+from imitenvs.agents.presets import PRESETS
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
 from imitenvs.core.scripts import load_script, run_main
 
 log = logging.getLogger("train_near_maze")
 ENV_ID = "imitenvs/Maze-v0"
-# The AMP maze preset of examples/train_amp.py with a lower learning rate (1e-3 clipped ~40 %
-# of the samples and lost the goal again on some seeds).
-PPO = PPOConfig(
-    num_steps=32,
-    num_minibatches=4,
-    epochs=4,
-    learning_rate=3e-4,
-    init_log_std=-1.0,
-    value_coef=1.0,
-    gamma=0.99,
-    lam=0.95,
-)
-# Weights 0.5 / 0.5 as in NEAR's experiments. The level is fixed at the last (sharpest) one,
-# NEAR's `sigma_level` option: on the maze NEAR's annealing stalls at levels 1-3, where the
-# energy reward is nearly flat, and the policy lost the goal on 3 of 5 seeds (docs/agents.md).
-NEAR_RL = NEARConfig(task_weight=0.5, energy_weight=0.5, sigma_level=49)
-NUM_ENVS, ITERATIONS = 16, 200
+# The trainer's NEAR maze preset (imitenvs.agents.presets, where the choices are explained).
+PRESET = PRESETS[("near", "maze")]
+PPO, NEAR_RL = PRESET.ppo, PRESET.near
+NUM_ENVS, ITERATIONS = PRESET.num_envs, PRESET.iterations
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
