@@ -201,12 +201,17 @@ def bc_baselines(
     return out
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def train(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse ``argv``, claim ``--out`` and run; returns the result (printed by :func:`main`)."""
     args = parse_args(argv)
     with RunLock(args.out, force=args.force):
         claim_outputs(args.out, OUTPUTS, args.force)
-        result = run(args)
+        return run(args)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    result = train(argv)
     json.dump(result, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return result

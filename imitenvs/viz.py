@@ -9,7 +9,8 @@
 - :func:`pusht_frames` / :func:`save_gif` / :func:`save_frame_strip`: frames of a PushT episode
   rendered from its states, as an animated GIF or a strip of stills.
 - :func:`reward_weight_bars`: grouped bars of reward weights per feature (RLSP's inferred
-  rewards), one panel per problem; :func:`line_plots`: learning curves side by side.
+  rewards), one panel per problem; :func:`line_plots`: learning curves side by side;
+  :func:`band_plot`: mean ± std curves and reference levels on one chart.
 
 matplotlib is imported lazily (the ``planar`` extra) and only through its object API
 (``Figure`` + Agg canvas), so no global backend or pyplot state is touched.
@@ -283,5 +284,38 @@ def line_plots(
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def band_plot(
+    curves: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
+    path: str | Path,
+    levels: dict[str, tuple[float, float]] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+) -> Path:
+    """Curves with ±std bands (``label -> (x, mean, std)``) and horizontal reference levels
+    (``label -> (mean, std)``, drawn as dashed lines with bands) on one chart, saved atomically.
+    """
+    fig = _figure((6.0, 3.8))
+    ax = fig.add_subplot(1, 1, 1)
+    for label, (x, mean, std) in curves.items():
+        x, mean, std = (np.asarray(v, dtype=float) for v in (x, mean, std))
+        if not len(x) == len(mean) == len(std):
+            raise ValueError(f"curve {label!r}: x, mean and std differ in length")
+        (line,) = ax.plot(x, mean, marker="o", ms=3, label=label)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    for i, (label, (mean, std)) in enumerate((levels or {}).items()):
+        color = f"C{len(curves) + i}"
+        ax.axhline(mean, ls="--", lw=1.2, color=color, label=label)
+        ax.axhspan(mean - std, mean + std, color=color, alpha=0.1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)

@@ -3,10 +3,8 @@ the NPG pieces, the data readers, and a toy end-to-end run of ``examples/train_m
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import gymnasium
@@ -40,6 +38,7 @@ from imitenvs.agents.offline.npg import (
     gaussian_kl,
     npg_step,
 )
+from imitenvs.core.scripts import load_script
 from imitenvs.data.milo import MiloDataset
 from imitenvs.envs.imujoco.collect import collect
 from imitenvs.envs.imujoco.dataset import save_npz
@@ -335,16 +334,8 @@ def test_bad_files_and_mismatched_data_are_refused(tmp_path: Path, hopper_npz: P
 
 
 # ------------------------------------------------------------------------------ end to end
-def _train_milo():
-    spec = importlib.util.spec_from_file_location("train_milo", ROOT / "examples/train_milo.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_milo"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_toy_run_end_to_end(tmp_path: Path, hopper_npz: Path, capsys) -> None:
-    script = _train_milo()
+    script = load_script(ROOT / "examples/train_milo.py")
     out = tmp_path / "run"
     argv = ["--env", ENV_ID, "--offline", str(hopper_npz), "--expert", str(hopper_npz),
             "--preset", "tiny", "--out", str(out), "--baselines", "--bc-baseline-epochs", "1",
@@ -360,3 +351,14 @@ def test_toy_run_end_to_end(tmp_path: Path, hopper_npz: Path, capsys) -> None:
     assert state["algo"] == "milo" and state["env_id"] == ENV_ID
     with pytest.raises(FileExistsError, match="already holds a run"):
         script.main(argv)
+
+
+def test_benchmark_quick_runs_and_normalises(tmp_path: Path) -> None:
+    bench = load_script(ROOT / "benchmarks/milo.py")
+    result = bench.main(["--quick", "--out", str(tmp_path), "--plot", str(tmp_path / "c.png")])
+    assert set(result["normalised"]) == set(bench.METHODS)
+    run = result["runs"][0]
+    r_rand, r_exp = result["random_return"], result["expert_return"]
+    for name, raw in run["raw"].items():
+        assert run["normalised"][name] == pytest.approx(100 * (raw - r_rand) / (r_exp - r_rand))
+    assert (tmp_path / "c.png").stat().st_size > 0
