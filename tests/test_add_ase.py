@@ -4,6 +4,7 @@ schedule, the env's ADD observation and one tiny training iteration of each meth
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -36,6 +37,7 @@ from imitenvs.agents.adversarial.ase import (
 from imitenvs.agents.ppo import PPOConfig
 from imitenvs.agents.runner import RunConfig
 from imitenvs.agents.vec import VecStep
+from imitenvs.core.scripts import load_script
 
 LN2 = math.log(2.0)
 TINY_PPO = PPOConfig(num_steps=4, num_minibatches=2, epochs=1, hidden=(16,))
@@ -110,7 +112,7 @@ def test_add_config_validation() -> None:
 def test_add_update_pushes_zero_up_and_policy_differences_down() -> None:
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    cfg = ADDConfig(hidden=(16,), optimizer="adam", learning_rate=1e-2, epochs=20, batch_size=32)
+    cfg = ADDConfig(hidden=(16,), optimizer="adam", learning_rate=2e-2, epochs=6, batch_size=32)
     add = ADD(6, cfg, torch.device("cpu"), gen)
 
     class Storage:  # what ADD reads: amp_obs (T, N, 2D) and the task rewards (T, N)
@@ -265,3 +267,23 @@ def test_ase_trains_one_iteration_and_plays_latents() -> None:
         np.testing.assert_array_equal(a["observations"], b["observations"])
     finally:
         runner.close()
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_train_add_example_runs_and_reports_pose_error(tmp_path: Path) -> None:
+    tiny = ["--num-envs", "2", "--iterations", "1", "--num-steps", "4", "--episodes", "1"]
+    main = load_script(EXAMPLES / "train_add.py").main
+    summary = main([*tiny, "--out", str(tmp_path / "add"), "--no-progress"])
+    assert summary["iterations"] == 1 and summary["env_steps"] == 8
+    assert summary["eval"]["pose_error"]["policy"]["dtw_pose_rmse"]["mean"] > 0
+
+
+def test_train_ase_example_runs_and_plays_latents(tmp_path: Path) -> None:
+    tiny = ["--num-envs", "2", "--iterations", "1", "--num-steps", "4", "--episodes", "2"]
+    main = load_script(EXAMPLES / "train_ase.py").main
+    out = ["--out", str(tmp_path / "ase"), "--latent-dim", "4", "--no-progress"]
+    summary = main([*tiny, *out])
+    rows = summary["test"]["per_latent"]
+    assert len(rows) == 2 and all(r["root_height"] > 0 for r in rows)
