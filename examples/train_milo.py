@@ -196,8 +196,7 @@ def bc_baselines(
     for name, (obs, acts) in sets.items():
         epochs = args.bc_baseline_epochs
         policy = train_bc(obs, acts, config.npg, epochs, seed=args.seed)
-        mean, std = evaluator(policy)
-        out[name] = {"return_mean": mean, "return_std": std, "pairs": len(obs), "epochs": epochs}
+        out[name] = {**evaluator(policy), "pairs": len(obs), "epochs": epochs}
     return out
 
 

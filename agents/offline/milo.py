@@ -107,23 +107,24 @@ def reset_pool(env: gymnasium.Env, n: int, seed: int) -> torch.Tensor:
     )
 
 
-PolicyEval = Callable[[GaussianPolicy], tuple[float, float]]
+PolicyEval = Callable[[GaussianPolicy], dict[str, float]]
+"""``policy ↦ {"return_mean", "return_std", ...}`` measured in the real env"""
 
 
 def real_env_evaluator(env_id: str, episodes: int, seed: int, **env_kwargs: Any) -> PolicyEval:
-    """``policy ↦ (mean, std)`` true return of the mean action over ``episodes`` in ``env_id``."""
+    """True return (mean, std) of the mean action over ``episodes`` in ``env_id``."""
     from imitenvs.envs.imujoco.policies import evaluate
 
     env = gymnasium.make(env_id, **env_kwargs)
 
-    def run(policy: GaussianPolicy) -> tuple[float, float]:
+    def run(policy: GaussianPolicy) -> dict[str, float]:
         def act(obs: np.ndarray) -> np.ndarray:
             with torch.no_grad():
                 a = policy.mean(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
             return np.clip(a, env.action_space.low, env.action_space.high)
 
         returns = evaluate(act, env, episodes, seed)
-        return float(returns.mean()), float(returns.std())
+        return {"return_mean": float(returns.mean()), "return_std": float(returns.std())}
 
     return run
 
@@ -288,7 +289,7 @@ class Milo:
                 record = {"iteration": it, "model_samples": it * cfg.samples_per_iter,
                           "seconds": time.perf_counter() - t0, **logs}  # fmt: skip
                 if self.evaluator is not None:
-                    record["return_mean"], record["return_std"] = self.evaluator(self.policy)
+                    record.update(self.evaluator(self.policy))
                     bar.set_postfix(ret=f"{record['return_mean']:.0f}")
                 self.history.append(record)
                 logger.info("MILO %s", record)
