@@ -307,7 +307,8 @@ class BatchedLocomotionEnv(BatchedEnv):
         self._clip = QVEL_CLIP[task.robot]
         #: Reset states given in ``reset(options=...)`` for the current reset (or None).
         self._given: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._no_flag = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        self._no_flag = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
+        self._obs_shape = (self.num_envs, *self.single_observation_space.shape)
 
     # ---- gymnasium API ------------------------------------------------------------------
     def reset(
@@ -386,12 +387,11 @@ class BatchedLocomotionEnv(BatchedEnv):
                 terminated = ~healthy
         terms["reward_ctrl"] = act.square().sum(1) * -task.ctrl_cost_weight
         dev = self.device
-        return WorldStep(
-            reward_terms={k: v.to(dev) for k, v in terms.items()},
-            terminated=terminated.to(dev),
-            info={k: v.to(dev) for k, v in info.items()},
-            diverged=diverged.to(dev),
-        )
+        if qpos.device != dev:  # the cpu backend under a CUDA device
+            terms = {k: v.to(dev) for k, v in terms.items()}
+            info = {k: v.to(dev) for k, v in info.items()}
+            terminated, diverged = terminated.to(dev), diverged.to(dev)
+        return WorldStep(terms, terminated, info, diverged)
 
     def _healthy(self, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.Tensor:
         """``(N,)`` bool: v5's ``is_healthy`` of every world (see the class docstring)."""
@@ -412,11 +412,7 @@ class BatchedLocomotionEnv(BatchedEnv):
         p = self.physics
         nq = self.model.nq - self._pos_start
         nv = self.model.nv
-        obs = torch.empty(
-            (self.num_envs, self.single_observation_space.shape[0]),
-            dtype=p.qpos.dtype,
-            device=p.qpos.device,
-        )
+        obs = torch.empty(self._obs_shape, dtype=p.qpos.dtype, device=p.qpos.device)
         obs[:, :nq] = p.qpos[:, self._pos_start :]
         if self._clip is None:
             obs[:, nq : nq + nv] = p.qvel
