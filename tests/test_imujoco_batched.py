@@ -4,6 +4,9 @@ num_envs=N)`` and ``make_vec``; reset to given states; bad input."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import gymnasium
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 import imitenvs
+from imitenvs.core.scripts import load_script
 from imitenvs.envs.deep_rlsp.batched import DeepRLSPBatchedHopperEnv
 from imitenvs.envs.imujoco.batched import BatchedLocomotionEnv, IMuJoCoBatchedEnv
 from imitenvs.registry import ENTRIES
@@ -248,3 +252,14 @@ def test_imitenvs_exports_still_make_single_envs() -> None:
     assert type(env.unwrapped).__name__ == "IMuJoCoHopperEnv"
     assert imitenvs.registry.get_entry(HOPPER).vectorised
     env.close()
+
+
+def test_throughput_benchmark_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = load_script(Path(__file__).resolve().parents[1] / "benchmarks" / "mujoco_throughput.py")
+    bench.main(["--quick", "--robots", "hopper"])
+    out = json.loads(capsys.readouterr().out)
+    rows = out["results"]
+    assert [r["num_envs"] for r in rows] == [1, 8]
+    for row in rows:
+        assert row["raw_steps_per_s"] > 0 and row["batched_steps_per_s"] > 0
+        assert row["sync_steps_per_s"] > 0 and row["batched_over_raw"] > 0
