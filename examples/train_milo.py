@@ -39,7 +39,7 @@ from imitenvs.agents.offline.milo import (
     Milo,
     MiloConfig,
     PolicyEval,
-    real_env_evaluator,
+    make_evaluator,
     train_bc,
 )
 from imitenvs.agents.offline.model_env import HORIZONS
@@ -93,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--offline", type=Path, required=True, help="offline dataset (.npz)")
     p.add_argument("--expert", type=Path, required=True, help="expert dataset (.npz)")
     p.add_argument("--expert-episodes", type=int, help="use only the first N expert episodes")
+    p.add_argument(
+        "--env-kwargs", type=json.loads, help="JSON env kwargs (default: a MILO file's own)"
+    )
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--seed", type=int, default=0)
@@ -146,10 +149,11 @@ def save_policy(path: Path, policy: torch.nn.Module, env_id: str, config: MiloCo
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(1)  # small networks: one thread is much faster on few cores
     config = build_config(args)
-    env = gymnasium.make(args.env)
     offline = load_transitions(args.offline, args.env)
     expert = load_transitions(args.expert, args.env, args.expert_episodes)
-    evaluator = real_env_evaluator(args.env, config.eval_episodes, seed=10_000 + args.seed)
+    env_kwargs = args.env_kwargs if args.env_kwargs is not None else offline.env_kwargs or {}
+    env = gymnasium.make(args.env, **env_kwargs)
+    evaluator = make_evaluator(env, config.eval_episodes, seed=10_000 + args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     milo = Milo(env, offline, expert, config, args.seed, evaluator, not args.no_progress)
@@ -166,6 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "episodes": offline.episodes},
         "expert": {"path": str(args.expert), "transitions": len(milo.expert.states),
                    "episodes": expert.episodes},
+        "env_kwargs": env_kwargs, "final": history[-1],
         "milo": {"final_return": history[-1]["return_mean"], "final_std": history[-1]["return_std"],
                  "best_return": best["return_mean"], "best_iteration": best["iteration"],
                  "dynamics_minutes": milo.dynamics_seconds / 60,
@@ -186,13 +191,15 @@ def bc_baselines(
     expert: Transitions,
     evaluator: PolicyEval,
 ) -> dict[str, Any]:
-    """BC on the expert pairs, and on expert + offline pairs: true return of each."""
+    """BC on the expert pairs, and on expert + offline pairs (on the offline pairs alone when
+    the expert data has no actions): the evaluation of each."""
     if expert.actions is None:
-        raise ValueError(f"{expert.source}: BC baselines need expert actions")
+        sets = {"bc_offline": (offline.states, offline.actions)}
+    else:
+        sets = {"bc_expert": (expert.states, expert.actions),
+                "bc_expert_offline": (torch.cat([expert.states, offline.states]),
+                                      torch.cat([expert.actions, offline.actions]))}  # fmt: skip
     out = {}
-    sets = {"bc_expert": (expert.states, expert.actions),
-            "bc_expert_offline": (torch.cat([expert.states, offline.states]),
-                                  torch.cat([expert.actions, offline.actions]))}  # fmt: skip
     for name, (obs, acts) in sets.items():
         epochs = args.bc_baseline_epochs
         policy = train_bc(obs, acts, config.npg, epochs, seed=args.seed)

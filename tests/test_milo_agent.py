@@ -331,6 +331,10 @@ def test_bad_files_and_mismatched_data_are_refused(tmp_path: Path, hopper_npz: P
     wrong = Transitions(tr.states[:, :5], tr.actions, tr.next_states[:, :5], 1, "other.npz")
     with pytest.raises(ValueError, match=r"other\.npz: states have 5 values .* another env"):
         Milo(gymnasium.make(ENV_ID), tr, wrong, MiloConfig(), progress=False)
+    meta = {"kind": "expert", "env_id": "imitenvs/HumanoidAMP-v0"}
+    path = MiloDataset(tr.states[:4].numpy(), [4], metadata=meta).save(tmp_path / "h.npz")
+    with pytest.raises(ValueError, match=r"h\.npz was recorded on imitenvs/HumanoidAMP-v0, not "):
+        Milo(gymnasium.make(ENV_ID), tr, load_transitions(path, ENV_ID), MiloConfig())
 
 
 # ------------------------------------------------------------------------------ end to end

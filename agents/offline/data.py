@@ -12,6 +12,7 @@ Nothing here unpickles: both readers are the checked ``npz`` readers of those mo
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ class Transitions:
         next_states: ``(N, S)`` float32.
         episodes: Number of episodes (or pieces) they came from.
         source: Where they were read from (for messages).
+        env_id, env_kwargs: The env the data was recorded on, when the file says (MILO files).
     """
 
     states: torch.Tensor
@@ -39,6 +41,8 @@ class Transitions:
     next_states: torch.Tensor
     episodes: int
     source: str
+    env_id: str | None = None
+    env_kwargs: dict | None = None
 
     def __post_init__(self) -> None:
         n = len(self.states)
@@ -63,8 +67,8 @@ class Transitions:
             return self
         idx = torch.randperm(len(self.states), generator=generator)[:n]
         acts = None if self.actions is None else self.actions[idx]
-        return Transitions(
-            self.states[idx], acts, self.next_states[idx], self.episodes, self.source
+        return dataclasses.replace(
+            self, states=self.states[idx], actions=acts, next_states=self.next_states[idx]
         )
 
 
@@ -113,9 +117,11 @@ def from_milo_npz(path: str | Path, max_episodes: int | None = None) -> Transiti
     if not s:
         raise ValueError(f"{path}: no episode of >= 2 states")
     acts = _tensor(np.concatenate(a)) if data.actions is not None else None
+    meta = data.metadata
     return Transitions(
-        _tensor(np.concatenate(s)), acts, _tensor(np.concatenate(n)), len(s), str(path)
-    )
+        _tensor(np.concatenate(s)), acts, _tensor(np.concatenate(n)), len(s), str(path),
+        meta.get("env_id"), meta.get("env_kwargs"),
+    )  # fmt: skip
 
 
 def load_transitions(

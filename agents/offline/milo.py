@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from imitenvs.agents.offline.data import Transitions
 from imitenvs.agents.offline.dynamics import DynamicsConfig, DynamicsEnsemble, fit_dynamics
 from imitenvs.agents.offline.mmd_cost import CostConfig, RFFCost, pessimistic_cost
-from imitenvs.agents.offline.model_env import ModelEnv, ModelEnvConfig, healthy_termination
+from imitenvs.agents.offline.model_env import ModelEnv, ModelEnvConfig, task_termination
 from imitenvs.agents.offline.npg import (
     GaussianPolicy,
     NPGConfig,
@@ -129,6 +129,39 @@ def real_env_evaluator(env_id: str, episodes: int, seed: int, **env_kwargs: Any)
     return run
 
 
+def humanoid_evaluator(env_id: str, episodes: int, seed: int, **env_kwargs: Any) -> PolicyEval:
+    """Return, episode length and DTW pose RMSE (m) against the clips, of the mean action over
+    ``episodes`` single-world episodes (:func:`~imitenvs.agents.evaluation.humanoid_pose_error`).
+    """
+    from imitenvs.agents.evaluation import humanoid_pose_error
+
+    space = gymnasium.make(env_id, **env_kwargs).action_space
+
+    def run(policy: GaussianPolicy) -> dict[str, float]:
+        def act(obs: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                a = policy.mean(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
+            return np.clip(a, space.low, space.high)
+
+        res = humanoid_pose_error(act, env_id, episodes, seed, env_kwargs)
+        return {"return_mean": res["return"]["mean"], "return_std": res["return"]["std"],
+                "episode_length": res["episode_length"]["mean"],
+                "dtw_pose_rmse": res["dtw_pose_rmse"]["mean"],
+                "dtw_pose_rmse_std": res["dtw_pose_rmse"]["std"]}  # fmt: skip
+
+    return run
+
+
+def make_evaluator(env: gymnasium.Env, episodes: int, seed: int) -> PolicyEval:
+    """:func:`humanoid_evaluator` for our humanoid ids, else :func:`real_env_evaluator`."""
+    kwargs = dict(env.spec.kwargs) if env.spec is not None else {}
+    kwargs.pop("num_envs", None)
+    batch = getattr(env.unwrapped, "batch", None)
+    if batch is not None and hasattr(batch, "reference_state"):
+        return humanoid_evaluator(env.spec.id, episodes, seed, **kwargs)
+    return real_env_evaluator(env.spec.id, episodes, seed, **kwargs)
+
+
 @dataclass
 class Rollout:
     """``T`` steps of ``N`` model worlds (all ``(T, N, ...)``)."""
@@ -190,6 +223,8 @@ class Milo:
             raise ValueError(f"{offline.source}: the offline data must have actions")
         obs_dim = env.observation_space.shape[0]
         for data in (offline, expert):
+            if data.env_id is not None and env.spec is not None and data.env_id != env.spec.id:
+                raise ValueError(f"{data.source} was recorded on {data.env_id}, not {env.spec.id}")
             if data.state_dim != obs_dim:
                 raise ValueError(
                     f"{data.source}: states have {data.state_dim} values but the env's "
@@ -211,7 +246,7 @@ class Milo:
         self.cost = RFFCost(e_in, config.cost, seed)
         self.model = ModelEnv(
             self.ensemble, config.num_worlds, reset_pool(env, config.reset_pool, seed),
-            expert.states, env.action_space, healthy_termination(env), config.model_env, seed,
+            expert.states, env.action_space, task_termination(env), config.model_env, seed,
         )  # fmt: skip
         act_dim = env.action_space.shape[0]
         self.policy = GaussianPolicy(obs_dim, act_dim, config.npg, seed)

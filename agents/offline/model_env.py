@@ -97,6 +97,19 @@ def healthy_termination(env: gymnasium.Env) -> TerminationFn | None:
     return terminated
 
 
+def task_termination(env: gymnasium.Env) -> TerminationFn | None:
+    """The task's termination on observations: :func:`healthy_termination` for MuJoCo v5
+    locomotion; for our humanoids (observation 0 is the pelvis height), a pelvis below the
+    env's ``termination_height`` (the env itself checks every fall body; the pelvis is the
+    part the observation shows)."""
+    batch = getattr(env.unwrapped, "batch", None)
+    config = getattr(batch, "config", None)
+    height = getattr(config, "termination_height", None)
+    if height is not None and getattr(config, "enable_early_termination", True):
+        return lambda obs: obs[:, 0] < height
+    return healthy_termination(env)
+
+
 class ModelEnv(gymnasium.vector.VectorEnv):
     """``num_envs`` worlds of a learned model; observations ``(N, S)`` float32, actions ``(N, A)``.
 
