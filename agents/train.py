@@ -57,6 +57,7 @@ import gymnasium
 import torch
 
 from imitenvs.agents import distributed, play, presets, train_outputs
+from imitenvs.agents.adversarial import presets as adversarial_presets
 from imitenvs.agents.logs import LOGGERS, check_logger
 from imitenvs.agents.runner import read_checkpoint
 from imitenvs.core.scripts import run_main
@@ -103,6 +104,19 @@ ALGORITHMS: dict[str, Algorithm] = {
             "Pendulum-v1",
             presets.build_awr_runner,
             "advantage-weighted regression (replay buffer, TD(lambda))",
+        ),
+        Algorithm(
+            "add",
+            presets.IMITATE,
+            adversarial_presets.build_add_runner,
+            "PPO + adversarial differential discriminator (tracking a clip)",
+        ),
+        Algorithm(
+            "ase",
+            "imitenvs/HumanoidAMP-v0",
+            adversarial_presets.build_ase_runner,
+            "adversarial skill embeddings (latent-conditioned policy, multi-clip)",
+            test=adversarial_presets.ase_test_command,
         ),
     )
 }

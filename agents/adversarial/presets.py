@@ -4,12 +4,15 @@
 A builder takes the command line as an ``argparse.Namespace`` with the trainer's names
 (``env``, ``num_envs``, ``iterations``, ``num_steps``, ``seed``, ``device``, ``out``,
 ``motion_file``, ``minutes``, ...; missing ones take their defaults) and returns the runner.
-:func:`ase_test_mode` is ASE's test mode: it plays random latents of a checkpoint.
+:func:`ase_test_mode` is ASE's test mode: it plays random latents of a checkpoint
+(:func:`ase_test_command` for the trainer's ``--mode test``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -211,3 +214,14 @@ def example_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=5, help="evaluation episodes / latents")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
+
+
+def ase_test_command(args: argparse.Namespace) -> dict[str, Any]:
+    """The trainer's ``--mode test`` for ASE: the checkpoint's algorithm and env checked as
+    for every algorithm, then :func:`ase_test_mode`, printed as JSON."""
+    from imitenvs.agents.train import check_checkpoint  # the trainer imports this module
+
+    check_checkpoint(args)
+    result = ase_test_mode(args)
+    sys.stdout.write(json.dumps(result, indent=1) + "\n")
+    return result
