@@ -287,3 +287,20 @@ def test_train_ase_example_runs_and_plays_latents(tmp_path: Path) -> None:
     summary = main([*tiny, *out])
     rows = summary["test"]["per_latent"]
     assert len(rows) == 2 and all(r["root_height"] > 0 for r in rows)
+
+
+def test_trainer_runs_ase_and_its_test_mode(tmp_path: Path) -> None:
+    from imitenvs.agents import train
+
+    out = str(tmp_path / "ase")
+    tiny = ["--num-envs", "2", "--iterations", "1", "--num-steps", "4", "--out", out]
+    quiet = ["--no-progress", "--no-video", "--pose-error-every", "0", "--logger", "none"]
+    summary = train.main(["--algo", "ase", *tiny, *quiet])
+    assert summary["algo"] == "ase" and summary["env_steps"] == 8
+    ckpt = str(tmp_path / "ase" / "checkpoint_last.pt")
+    result = train.main(
+        ["--algo", "ase", "--mode", "test", "--model-file", ckpt, "--episodes", "2"]
+    )
+    assert len(result["per_latent"]) == 2
+    with pytest.raises(ValueError, match="not add"):
+        train.main(["--algo", "add", "--mode", "test", "--model-file", ckpt])
