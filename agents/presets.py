@@ -161,10 +161,10 @@ AWR_PRESETS: dict[str, AWRPreset] = {
         env_kwargs=PRESETS[("deepmimic", "humanoid")].env_kwargs,
     ),
     # Pendulum-sized: small nets, Adam, wider fixed exploration noise, value normalisation
-    # (benchmarks/awr_pendulum.py).
+    # (benchmarks/awr_pendulum.py: 100 iterations = 160k steps solve it on seeds 0, 1, 2).
     "gym": AWRPreset(
         num_envs=8,
-        iterations=60,
+        iterations=100,
         awr=AWRConfig(
             num_steps=200,
             buffer_steps=200,
