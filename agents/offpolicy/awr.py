@@ -36,12 +36,12 @@ class AWRConfig:
     """steps per world the replay buffer keeps, ``>= num_steps`` (MimicKit: one iteration's)"""
     actor_epochs: int = 5
     """passes of actor minibatches over the buffer per iteration"""
-    actor_batch_size: int = 4
-    """actor minibatch size per world (times ``num_envs``)"""
+    actor_batch_size: float = 4.0
+    """actor minibatch size per world (times ``num_envs``, rounded up)"""
     critic_epochs: int = 2
     """passes of critic minibatches over the buffer per iteration"""
-    critic_batch_size: int = 2
-    """critic minibatch size per world (times ``num_envs``)"""
+    critic_batch_size: float = 2.0
+    """critic minibatch size per world (times ``num_envs``, rounded up)"""
     actor_learning_rate: float = 1e-4
     """actor step size"""
     critic_learning_rate: float = 1e-4

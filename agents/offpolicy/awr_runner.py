@@ -209,8 +209,7 @@ class AWRRunner:
         self.buffer.load_state_dict(state["buffer"])
         self.generator.set_state(state["generator"].cpu())
         self.iteration, self.global_step = int(state["iteration"]), int(state["global_step"])
-        self.obs = self.env.reset(seed=segment_seed(self.run.seed, self.iteration))
-        self.episodes = EpisodeTally(self.env.num_envs, self.device)
+        self._begin_segment()
 
     def close(self) -> None:
         """Close the env and the logs and release the run folder."""
