@@ -19,24 +19,25 @@ from imitenvs.core.scripts import run_main
 
 TINY = ["--iterations", "1", "--num-envs", "2", "--num-steps", "4", "--no-progress",
         "--eval-episodes", "1", "--no-video", "--pose-error-every", "0"]  # fmt: skip
-RUNS = {  # the fastest env each algorithm supports
-    "ppo": ["--env", "Pendulum-v1"],
-    "awr": ["--env", "Pendulum-v1", "--num-envs", "1"],
-    "amp": ["--env", "imitenvs/Maze-v0"],
-    "near": ["--env", "imitenvs/Maze-v0", "--energy-iterations", "5"],
-    "deepmimic": ["--env", "imitenvs/HumanoidImitate-v0"],
+RUNS = {  # run name: algorithm and the fastest env it supports
+    "ppo": ["--algo", "ppo", "--env", "Pendulum-v1"],
+    "awr": ["--algo", "awr", "--env", "Pendulum-v1", "--num-envs", "1"],
+    "awr_humanoid": ["--algo", "awr", "--env", "imitenvs/HumanoidImitate-v0"],
+    "amp": ["--algo", "amp", "--env", "imitenvs/Maze-v0"],
+    "near": ["--algo", "near", "--env", "imitenvs/Maze-v0", "--energy-iterations", "5"],
+    "deepmimic": ["--algo", "deepmimic", "--env", "imitenvs/HumanoidImitate-v0"],
 }
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """One iteration of every algorithm: ``{algo: {"out": folder, "summary": ...}}``."""
+    """One iteration of every algorithm: ``{name: {"out": folder, "summary": ...}}``."""
     out = {}
-    for algo, extra in RUNS.items():
-        folder = tmp_path_factory.mktemp(algo)
-        logger = ["--logger", "none"] if algo == "ppo" else []
-        argv = ["--algo", algo, *TINY, *extra, *logger, "--out", str(folder)]
-        out[algo] = {"out": folder, "summary": train.main(argv)}
+    for name, extra in RUNS.items():
+        folder = tmp_path_factory.mktemp(name)
+        logger = ["--logger", "none"] if name == "ppo" else []
+        argv = [*TINY, *extra, *logger, "--out", str(folder)]
+        out[name] = {"out": folder, "summary": train.main(argv)}
     return out
 
 
@@ -50,28 +51,28 @@ def _error_line(argv: list[str], capsys: pytest.CaptureFixture) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("algo", sorted(RUNS))
+@pytest.mark.parametrize("name", sorted(RUNS))
 def test_one_iteration_then_test_mode(
-    algo: str, runs: dict[str, dict], capsys: pytest.CaptureFixture
+    name: str, runs: dict[str, dict], capsys: pytest.CaptureFixture
 ) -> None:
-    run = runs[algo]
+    run, algo = runs[name], RUNS[name][1]
     summary, folder = run["summary"], run["out"]
     assert summary["algo"] == algo and summary["iterations"] == 1
-    assert summary["env_steps"] == 4 * (1 if algo == "awr" else 2)
+    assert summary["env_steps"] == 4 * (1 if name == "awr" else 2)
     checkpoint = folder / "checkpoint_last.pt"
     assert checkpoint.is_file()
     log = read_log(folder / "log.txt")
     assert log["Iteration"].tolist() == [1.0] and log["Samples"].tolist() == [summary["env_steps"]]
     assert "reward/total" in log
     events = list(folder.glob("events.out.tfevents.*"))
-    assert (len(events) == 0) if algo == "ppo" else (len(events) == 1)  # --logger none / tb
+    assert (len(events) == 0) if name == "ppo" else (len(events) == 1)  # --logger none / tb
     capsys.readouterr()
     result = train.main(["--algo", algo, "--mode", "test", "--model-file", str(checkpoint),
                          "--episodes", "1", "--no-progress"])  # fmt: skip
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(result))
-    assert result["env"] == RUNS[algo][1] and result["episodes"] == 1
+    assert result["env"] == RUNS[name][3] and result["episodes"] == 1
     assert result["iteration"] == 1 and "return" in result
-    if algo == "deepmimic":
+    if "Humanoid" in result["env"]:
         assert result["pose_error"]["policy"]["dtw_pose_rmse"]["mean"] > 0.0
 
 
