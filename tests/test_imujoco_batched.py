@@ -263,3 +263,25 @@ def test_throughput_benchmark_quick(capsys: pytest.CaptureFixture[str]) -> None:
     for row in rows:
         assert row["raw_steps_per_s"] > 0 and row["batched_steps_per_s"] > 0
         assert row["sync_steps_per_s"] > 0 and row["batched_over_raw"] > 0
+
+
+@pytest.mark.parametrize("env_id", [HOPPER, WALKER])
+def test_health_test_matches_v5_near_its_bounds(env_id: str) -> None:
+    """200 states with z, angle and (Hopper) velocities around the health bounds."""
+    single = gymnasium.make(env_id).unwrapped
+    single.reset(seed=0)
+    n = 200
+    batch = gymnasium.make(env_id, num_envs=n)
+    rng = np.random.default_rng(0)
+    qpos = np.tile(single.init_qpos, (n, 1)) + rng.normal(0, 0.01, (n, batch.model.nq))
+    qpos[:, 1] = rng.choice([0.7, 0.8, 2.0, 1.2, 0.5, 2.5], n) + rng.choice([0, 1e-9, -1e-9], n)
+    qpos[:, 2] = rng.uniform(-1.3, 1.3, n)
+    qvel = rng.choice([0.0, 99.0, 101.0, -100.0], (n, batch.model.nv), p=[0.9, 0.04, 0.03, 0.03])
+    batch.reset(options={"qpos": qpos, "qvel": qvel})
+    got = batch._healthy(batch.physics.qpos, batch.physics.qvel).numpy()
+    expected = []
+    for i in range(n):
+        single.set_state(qpos[i], qvel[i])
+        expected.append(bool(single.is_healthy))
+    np.testing.assert_array_equal(got, expected)
+    assert 0 < got.sum() < n

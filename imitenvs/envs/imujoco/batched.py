@@ -309,6 +309,7 @@ class BatchedLocomotionEnv(BatchedEnv):
         self._given: tuple[torch.Tensor, torch.Tensor] | None = None
         self._no_flag = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
         self._obs_shape = (self.num_envs, *self.single_observation_space.shape)
+        self._health_bounds = self._bounds(dtype, dev)
 
     # ---- gymnasium API ------------------------------------------------------------------
     def reset(
@@ -394,19 +395,38 @@ class BatchedLocomotionEnv(BatchedEnv):
         return WorldStep(terms, terminated, info, diverged)
 
     def _healthy(self, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.Tensor:
-        """``(N,)`` bool: v5's ``is_healthy`` of every world (see the class docstring)."""
-        task = self.task
-        assert task.healthy_z_range is not None and task.healthy_angle_range is not None
-        z, angle = qpos[:, 1], qpos[:, 2]
-        z_low, z_high = task.healthy_z_range
-        a_low, a_high = task.healthy_angle_range
-        healthy = (z > z_low) & (z < z_high) & (angle > a_low) & (angle < a_high)
-        if task.healthy_state_range is not None:
-            low, high = task.healthy_state_range
-            rest = qpos[:, 2:]
-            healthy &= ((rest > low) & (rest < high)).all(1)
-            healthy &= ((qvel > low) & (qvel < high)).all(1)
+        """``(N,)`` bool: v5's ``is_healthy`` of every world (see the class docstring): every
+        bounded entry of ``qpos[1:]`` (and Hopper's ``qvel``) strictly inside its bounds."""
+        low, high, vel_low, vel_high = self._health_bounds
+        rest = qpos[:, 1:]
+        healthy = ((rest > low) & (rest < high)).all(1)
+        if vel_low is not None:
+            healthy &= ((qvel > vel_low) & (qvel < vel_high)).all(1)
         return healthy
+
+    def _bounds(self, dtype: torch.dtype, device: torch.device) -> tuple[Any, ...]:
+        """``(low, high)`` of ``qpos[1:]`` (``(nq - 1,)`` each) and of ``qvel`` (``(nv,)``, or
+        None) whose strict insides are v5's health test: the z and angle ranges on
+        ``qpos[1]``, ``qpos[2]``, intersected with Hopper's state range on ``qpos[2:]`` and
+        ``qvel``; +-inf elsewhere. HalfCheetah: no bounds (None)."""
+        task = self.task
+        if task.healthy_z_range is None or task.healthy_angle_range is None:
+            return (None, None, None, None)
+        low = np.full(self.model.nq - 1, -np.inf)
+        high = np.full(self.model.nq - 1, np.inf)
+        vel = None
+        if task.healthy_state_range is not None:
+            low[1:], high[1:] = task.healthy_state_range
+            vel = np.array([task.healthy_state_range] * self.model.nv)
+        for col, (lo, hi) in ((0, task.healthy_z_range), (1, task.healthy_angle_range)):
+            low[col], high[col] = max(low[col], lo), min(high[col], hi)
+
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(x, dtype=dtype, device=device)
+
+        if vel is None:
+            return (tensor(low), tensor(high), None, None)
+        return (tensor(low), tensor(high), tensor(vel[:, 0]), tensor(vel[:, 1]))
 
     def _observe(self) -> torch.Tensor:
         p = self.physics
