@@ -326,6 +326,7 @@ class Runner:
 
         Returns the last iteration's scalars."""
         self._check_fresh_folder()
+        self._open_log()  # log.txt's wall time counts from here
         start = time.perf_counter()
         limit = math.inf if self.run.max_minutes is None else 60.0 * self.run.max_minutes
         stats: dict[str, float] = {}
@@ -383,12 +384,14 @@ class Runner:
         for old in numbered[: -self.run.keep_checkpoints]:
             old.unlink()
 
-    def _log(self, stats: dict[str, float]) -> None:
-        if self.run.log_dir is None or not self.dist.is_main:
-            return
-        if self._writer is None:
+    def _open_log(self) -> None:
+        if self.run.log_dir is not None and self.dist.is_main and self._writer is None:
             self._writer = RunLogger(self.run.log_dir, self.run.logger, plain_config(self.run))
-        self._writer.log(stats, self.global_step, self.iteration)
+
+    def _log(self, stats: dict[str, float]) -> None:
+        self._open_log()
+        if self._writer is not None:
+            self._writer.log(stats, self.global_step, self.iteration)
 
     # ------------------------------------------------------------------------- checkpoints
     def save(self, path: str | Path) -> Path:

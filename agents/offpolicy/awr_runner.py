@@ -118,6 +118,7 @@ class AWRRunner:
             evaluate: called after every iteration; its scalars are logged with the
                 iteration's (as :meth:`imitenvs.agents.runner.Runner.train`)."""
         self._check_fresh_folder()
+        self._open_log()  # log.txt's wall time counts from here
         start = time.perf_counter()
         limit = math.inf if self.run.max_minutes is None else 60.0 * self.run.max_minutes
         stats: dict[str, float] = {}
@@ -159,12 +160,14 @@ class AWRRunner:
         for old in numbered[: -self.run.keep_checkpoints]:
             old.unlink()
 
-    def _log(self, stats: dict[str, float]) -> None:
-        if self.run.log_dir is None:
-            return
-        if self._logger is None:
+    def _open_log(self) -> None:
+        if self.run.log_dir is not None and self._logger is None:
             self._logger = RunLogger(self.run.log_dir, self.run.logger, plain_config(self.run))
-        self._logger.log(stats, self.global_step, self.iteration)
+
+    def _log(self, stats: dict[str, float]) -> None:
+        self._open_log()
+        if self._logger is not None:
+            self._logger.log(stats, self.global_step, self.iteration)
 
     # ------------------------------------------------------------------------- checkpoints
     def save(self, path: str | Path) -> Path:
