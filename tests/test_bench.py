@@ -43,8 +43,10 @@ def test_reference_table_rows_say_how_they_were_measured() -> None:
     table = reference_scores()
     assert {"imitenvs/Maze-v0", "imitenvs/PushT-v0", TINY} <= set(table)
     for ref in table.values():
-        assert ref.expert > ref.random
-        assert ref.random_how and ref.expert_how
+        assert ref.random_how
+        if ref.has_expert or not ref.env_id.startswith("imitenvs/iMuJoCo-"):
+            assert ref.expert is not None and ref.expert > ref.random
+            assert ref.expert_how
 
 
 def test_shipped_gridworld_rows_reproduce_by_dynamic_programming() -> None:

@@ -46,11 +46,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_suites(args: argparse.Namespace) -> int:
-    for name, ids in sorted(SUITES.items()):
+    suites = sorted(SUITES.items())
+    width = max([34, *(len(env_id) for _, ids in suites for env_id in ids)])
+    for name, ids in suites:
         _say(f"{name}:")
+        if not ids:
+            _say("  (empty: no id of this suite has an expert reference return yet)")
         for env_id in ids:
             ref = get_reference(env_id)
-            _say(f"  {env_id:<34} random {ref.random:10.3f}  expert {ref.expert:10.3f}")
+            expert = ref.require_expert()
+            _say(f"  {env_id:<{width}} random {ref.random:10.3f}  expert {expert:10.3f}")
     return 0
 
 

@@ -104,8 +104,8 @@ def resolve_ids(config: BenchConfig) -> tuple[str, ...]:
     ids += [i if i.startswith("imitenvs/") else f"imitenvs/{i}" for i in config.env_ids]
     if not ids:
         raise ValueError("nothing to run: give --suite or --env")
-    for env_id in ids:
-        get_reference(env_id)  # ValueError naming an id without reference scores
+    for env_id in ids:  # ValueError naming an id without reference scores or expert return
+        get_reference(env_id, need_expert=True)
     return tuple(dict.fromkeys(ids))
 
 

@@ -9,7 +9,13 @@ scale as D4RL does::
 
 so 0 is the random policy and 100 the expert (scores below 0 or above 100 are possible).
 
-A *suite* is a named list of ids that all have reference scores (:data:`SUITES`).
+A row may have a ``random`` return only (the iMuJoCo variants without a measured expert
+policy): :func:`get_reference` returns it, with ``expert`` ``None``, and
+:func:`get_normalized_score` refuses it with one ``ValueError``.
+
+A *suite* is a named list of ids that all have both reference returns (:data:`SUITES`). Most
+are fixed lists; a *table suite* (``imujoco-hopper``) is every id of the table with a given
+prefix that has an expert row, so it grows as experts are measured.
 
 A row may name an env made with keyword arguments: its key is then a *task* name
 ``<gym id>@<name>`` (e.g. ``imitenvs/HumanoidImitate-v0@walk``) and the row carries ``env_id``
@@ -20,6 +26,7 @@ and passes them to the algorithm (see :mod:`imitenvs.bench.run`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,7 +37,7 @@ from imitenvs.assets import asset_path
 REFERENCE_FILE = ("benchmark", "reference_scores.json")
 """where the table lives under ``imitenvs.assets``"""
 
-SUITES: dict[str, tuple[str, ...]] = {
+FIXED_SUITES: dict[str, tuple[str, ...]] = {
     "planar": ("imitenvs/Maze-v0", "imitenvs/PushT-v0"),
     "gridworlds": (
         "imitenvs/RoomDefault-v0",
@@ -45,7 +52,12 @@ SUITES: dict[str, tuple[str, ...]] = {
     "maze": ("imitenvs/Maze-v0",),
     "humanoid-walk": ("imitenvs/HumanoidImitate-v0@walk",),
 }
-"""suite name -> ids; every id has a reference score (checked by the tests)"""
+"""suite name -> ids; every id has both reference returns (checked by the tests)"""
+
+TABLE_SUITES: dict[str, tuple[str, str]] = {
+    "imujoco-hopper": ("imitenvs/iMuJoCo-hopper-", "iMuJoCo Hopper variants"),
+}
+"""suite name -> (id prefix, what): the table's ids with that prefix and an expert row"""
 
 
 @dataclass(frozen=True)
@@ -59,9 +71,9 @@ class ReferenceScore:
 
     env_id: str
     random: float
-    expert: float
+    expert: float | None
     random_how: str
-    expert_how: str
+    expert_how: str | None
     make_id: str = ""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -69,9 +81,33 @@ class ReferenceScore:
         if not self.make_id:
             object.__setattr__(self, "make_id", self.env_id)
 
+    @property
+    def has_expert(self) -> bool:
+        """Whether the row has an expert return (else it cannot normalise)."""
+        return self.expert is not None
+
+    def require_expert(self) -> float:
+        """The expert return.
+
+        Raises:
+            ValueError: the row has only a random return.
+        """
+        if self.expert is None:
+            raise ValueError(
+                f"{self.env_id!r} has a random reference return ({self.random:.3f}) but no "
+                "expert one (no expert policy measured for it), so no normalised score; "
+                "measure one with benchmarks/reference_scores.py (see docs/benchmarking.md)"
+            )
+        return self.expert
+
     def normalize(self, ret: float) -> float:
-        """``100 * (ret - random) / (expert - random)``."""
-        return 100.0 * (float(ret) - self.random) / (self.expert - self.random)
+        """``100 * (ret - random) / (expert - random)``.
+
+        Raises:
+            ValueError: the row has no expert return.
+        """
+        expert = self.require_expert()
+        return 100.0 * (float(ret) - self.random) / (expert - self.random)
 
 
 def _full_id(env_id: str) -> str:
@@ -83,6 +119,9 @@ def parse_reference_table(
 ) -> dict[str, ReferenceScore]:
     """The ``scores`` of a reference-score JSON document, checked.
 
+    A row needs ``random`` and ``random_how``; ``expert`` and ``expert_how`` come together or
+    not at all (``expert`` missing or ``null``: a random-only row).
+
     Raises:
         ValueError: the document is not a reference table, or a row is incomplete or has
             ``expert == random``.
@@ -92,12 +131,13 @@ def parse_reference_table(
     table: dict[str, ReferenceScore] = {}
     for env_id, row in document["scores"].items():
         try:
+            has_expert = row.get("expert") is not None
             ref = ReferenceScore(
                 env_id=env_id,
                 random=float(row["random"]),
-                expert=float(row["expert"]),
+                expert=float(row["expert"]) if has_expert else None,
                 random_how=str(row["random_how"]),
-                expert_how=str(row["expert_how"]),
+                expert_how=str(row["expert_how"]) if has_expert else None,
                 make_id=str(row.get("env_id", env_id)),
                 env_kwargs=_env_kwargs(row.get("env_kwargs", {})),
             )
@@ -128,36 +168,87 @@ def reference_scores() -> dict[str, ReferenceScore]:
     return parse_reference_table(json.loads(Path(path).read_text()), str(path))
 
 
-def get_reference(env_id: str) -> ReferenceScore:
+def get_reference(env_id: str, need_expert: bool = False) -> ReferenceScore:
     """The reference scores of ``env_id`` (with or without the ``imitenvs/`` prefix).
 
+    Args:
+        env_id: Id or task name.
+        need_expert: Also refuse a row with a random return only.
+
     Raises:
-        ValueError: ``env_id`` has no reference scores.
+        ValueError: ``env_id`` has no reference scores (or no expert one, with
+            ``need_expert``).
     """
     table = reference_scores()
     full = _full_id(env_id)
     if full not in table:
+        both = sorted(k for k, ref in table.items() if ref.has_expert)
         raise ValueError(
-            f"no reference scores for {env_id!r}; ids with scores: {', '.join(sorted(table))}"
+            f"no reference scores for {env_id!r}; ids with scores: {', '.join(both)}"
+            + _random_only_note(table)
         )
+    if need_expert:
+        table[full].require_expert()
     return table[full]
+
+
+def _random_only_note(table: Mapping[str, ReferenceScore]) -> str:
+    count = sum(not ref.has_expert for ref in table.values())
+    return f" (and {count} ids with a random return only)" if count else ""
 
 
 def get_normalized_score(env_id: str, ret: float) -> float:
     """D4RL-style normalised score of return ``ret`` on ``env_id``: 0 = random, 100 = expert.
 
     Raises:
-        ValueError: ``env_id`` has no reference scores.
+        ValueError: ``env_id`` has no reference scores, or no expert one.
     """
     return get_reference(env_id).normalize(ret)
+
+
+def table_suite_ids(name: str) -> tuple[str, ...]:
+    """The ids of table suite ``name`` (see :data:`TABLE_SUITES`), sorted; may be empty."""
+    prefix = TABLE_SUITES[name][0]
+    table = reference_scores()
+    return tuple(sorted(k for k, ref in table.items() if k.startswith(prefix) and ref.has_expert))
+
+
+class _Suites(Mapping[str, tuple[str, ...]]):
+    """:data:`FIXED_SUITES` and :data:`TABLE_SUITES` as one mapping (table suites are read
+    from the reference table when looked up)."""
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        if name in FIXED_SUITES:
+            return FIXED_SUITES[name]
+        if name in TABLE_SUITES:
+            return table_suite_ids(name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*FIXED_SUITES, *TABLE_SUITES])
+
+    def __len__(self) -> int:
+        return len(FIXED_SUITES) + len(TABLE_SUITES)
+
+
+SUITES: Mapping[str, tuple[str, ...]] = _Suites()
+"""suite name -> ids: the fixed suites and the table suites (``imujoco-hopper``)"""
 
 
 def suite_ids(name: str) -> tuple[str, ...]:
     """The ids of suite ``name``.
 
     Raises:
-        ValueError: no such suite.
+        ValueError: no such suite, or a table suite without any id with an expert row.
     """
     if name not in SUITES:
         raise ValueError(f"unknown suite {name!r}; choose one of: {', '.join(sorted(SUITES))}")
-    return SUITES[name]
+    ids = SUITES[name]
+    if not ids:
+        prefix, what = TABLE_SUITES[name]
+        raise ValueError(
+            f"suite {name!r} is empty: none of the {what} ({prefix}...) has an expert reference "
+            "return yet; measure one with benchmarks/reference_scores.py --only imujoco "
+            "--imujoco-policy VARIANT=PATH (docs/benchmarking.md)"
+        )
+    return ids
