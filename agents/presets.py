@@ -203,8 +203,13 @@ ENERGY_PRESETS: dict[str, EnergyPreset] = {
 def family_of(env_id: str) -> str:
     """``humanoid``, ``maze`` or ``gym`` (see the module doc); ``ValueError`` for an id that is
     not registered."""
-    if env_id.startswith("imitenvs/") and imitenvs.registry.get_entry(env_id).family == "humanoid":
-        return "humanoid"
+    if env_id.startswith("imitenvs/"):
+        try:
+            entry = imitenvs.registry.get_entry(env_id)
+        except KeyError as exc:
+            raise ValueError(str(exc).strip("\"'")) from None
+        if entry.family == "humanoid":
+            return "humanoid"
     if env_id == "imitenvs/Maze-v0":
         return "maze"
     if env_id not in gymnasium.registry:

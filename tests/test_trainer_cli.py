@@ -111,6 +111,8 @@ def test_test_mode_refuses_another_algorithm_or_env(
         (["--algo", "ppo", "--mode", "test", "--model-file", "/no/ckpt.pt"], "/no/ckpt.pt"),
         (["--algo", "deepmimic", "--env", "imitenvs/HumanoidAMP-v0"], "tracks a reference clip"),
         (["--algo", "amp", "--env", "Pendulum-v1"], "--algo amp has presets for the"),
+        (["--algo", "ppo", "--env", "imitenvs/Nope-v0"], "unknown env id 'imitenvs/Nope-v0'"),
+        (["--algo", "awr", "--env", "NoSuchEnv-v9"], "unknown env id 'NoSuchEnv-v9'"),
     ],
 )
 def test_bad_input_is_one_error_line(
