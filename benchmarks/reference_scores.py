@@ -36,7 +36,8 @@ deterministic (mean) action (env seeds 1000, ...), one torch thread. Zips come f
 ``policies/`` folder, see ``python -m imitenvs data download imujoco``) and
 ``--imujoco-policy VARIANT=PATH`` (repeatable, e.g. a SAC zip of ours; it wins over DIR). They
 are loaded without unpickling (``imitenvs.envs.imujoco.policies.load_policy``), every one before
-anything is measured; ``expert_how`` names the file and its sha256. An id without a zip keeps
+anything is measured; ``expert_how`` names the file, its sha256 and the training steps stored
+in it (``--imujoco-note VARIANT=TEXT`` appends a sentence on its origin). An id without a zip keeps
 only its random row, or the expert of its row in ``--out`` if it has one. ``--only imujoco``
 updates just these rows::
 
