@@ -402,11 +402,23 @@ def _imujoco_command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
-def _measure_imujoco(args: argparse.Namespace, previous: dict[str, Any]) -> dict[str, Any]:
+def _imujoco_inputs(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, ImujocoPolicy]]:
+    """The variants and zips of the command line, checked (every zip loaded once)."""
     variants = _variants(args.imujoco_variants)
     policies = imujoco_policies(
         args.imujoco_policies, args.imujoco_policy or (), args.imujoco_note or ()
     )
+    for policy in policies.values():
+        _load_sac(policy)
+    return variants, policies
+
+
+def _measure_imujoco(
+    args: argparse.Namespace,
+    inputs: tuple[tuple[str, ...], dict[str, ImujocoPolicy]],
+    previous: dict[str, Any],
+) -> dict[str, Any]:
+    variants, policies = inputs
     return imujoco_rows(
         variants,
         policies,
@@ -423,7 +435,7 @@ def _read_table(path: Path) -> dict[str, Any]:
         if not isinstance(document["scores"], dict):
             raise TypeError("'scores' is not an object")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"--only needs a reference table at {path}: {exc}") from None
+        raise ValueError(f"cannot read the reference table {path}: {exc}") from None
     return document
 
 
@@ -465,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only == "imujoco":
         document = _read_table(args.out)
         scores = document["scores"]
-        scores.update(_measure_imujoco(args, scores))
+        scores.update(_measure_imujoco(args, _imujoco_inputs(args), scores))
         document["measured_with_imujoco"] = (
             f"python benchmarks/reference_scores.py --only imujoco {_imujoco_command(args)}"
         )
@@ -487,6 +499,8 @@ def main(argv: list[str] | None = None) -> None:
         print(HUMANOID_WALK, scores[HUMANOID_WALK]["random"], scores[HUMANOID_WALK]["expert"])
         print(f"wrote {args.out}")
         return
+    previous = _read_table(args.out)["scores"] if args.out.is_file() else {}
+    imujoco_inputs = _imujoco_inputs(args)  # bad zips fail before anything is measured
     scores: dict[str, Any] = {}
     excluded: dict[str, str] = {}
     for env_id in imitenvs.list_envs("gridworld"):
@@ -505,8 +519,7 @@ def main(argv: list[str] | None = None) -> None:
         args.humanoid_random_episodes, args.humanoid_expert_episodes
     )
     print(HUMANOID_WALK, scores[HUMANOID_WALK]["random"], scores[HUMANOID_WALK]["expert"])
-    previous = _read_table(args.out)["scores"] if args.out.is_file() else {}
-    scores.update(_measure_imujoco(args, previous))
+    scores.update(_measure_imujoco(args, imujoco_inputs, previous))
     document = {
         "format": "imitenvs-reference-scores",
         "format_version": 1,
