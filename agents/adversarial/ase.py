@@ -105,10 +105,8 @@ class ASEConfig:
         for name in ("disc_learning_rate", "enc_learning_rate"):
             value = getattr(self, name)
             require(value > 0 and math.isfinite(value), name, value, "must be > 0")
-        for name in ("weight_decay", "logit_reg", "grad_penalty", "reward_scale"):
-            value = getattr(self, name)
-            require(value >= 0 and math.isfinite(value), name, value, "must be >= 0")
-        for name in ("diversity_weight", "diversity_target"):
+        non_negative = ("weight_decay", "logit_reg", "grad_penalty", "reward_scale")
+        for name in (*non_negative, "diversity_weight", "diversity_target"):
             value = getattr(self, name)
             require(value >= 0 and math.isfinite(value), name, value, "must be >= 0")
         for name in ("task_weight", "style_weight", "enc_weight"):
