@@ -39,13 +39,19 @@ def _state(env: gymnasium.Env, n: int) -> dict[str, np.ndarray]:
     return {"qpos": np.tile(data.qpos, (n, 1)), "qvel": np.tile(data.qvel, (n, 1))}
 
 
-@pytest.mark.parametrize("env_id", EQUIVALENCE_IDS)
-def test_batched_world_matches_single_env(env_id: str) -> None:
+# v5 keywords pass through to both: a variant of the task must match as well.
+KEYWORDS = {"exclude_current_positions_from_observation": False, "ctrl_cost_weight": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs"), [(i, {}) for i in EQUIVALENCE_IDS] + [(WALKER, KEYWORDS)]
+)
+def test_batched_world_matches_single_env(env_id: str, kwargs: dict) -> None:
     """From the same state under the same actions, world 0 of the batch and the single v5 env
     give the same observations, rewards, reward terms and flags for 100 steps (after a fall,
     both restart from the same new state)."""
-    single = gymnasium.make(env_id)
-    batch = gymnasium.make(env_id, num_envs=2)
+    single = gymnasium.make(env_id, **kwargs)
+    batch = gymnasium.make(env_id, num_envs=2, **kwargs)
     assert batch.single_observation_space == single.observation_space
     obs1, _ = single.reset(seed=1)
     obs, _ = batch.reset(seed=0, options=_state(single, 2))
