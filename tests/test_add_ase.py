@@ -3,6 +3,7 @@ schedule, the env's ADD observation and one tiny training iteration of each meth
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -304,3 +305,11 @@ def test_trainer_runs_ase_and_its_test_mode(tmp_path: Path) -> None:
     assert len(result["per_latent"]) == 2
     with pytest.raises(ValueError, match="not add"):
         train.main(["--algo", "add", "--mode", "test", "--model-file", ckpt])
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "imitenvs/HumanoidAMP-v0"])
+def test_add_refuses_an_env_without_a_reference(env_id: str) -> None:
+    from imitenvs.agents.adversarial.presets import build_add_runner
+
+    with pytest.raises(ValueError, match="tracks a reference clip"):
+        build_add_runner(argparse.Namespace(env=env_id))

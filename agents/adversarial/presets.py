@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+import imitenvs
 from imitenvs.agents import distributed
 from imitenvs.agents.adversarial.add import ADDConfig, ADDRunner
 from imitenvs.agents.adversarial.ase import ASEConfig, ASERunner, play_latents, sample_latents
@@ -122,8 +123,15 @@ def _weights(args: argparse.Namespace, cfg: Any) -> Any:
 def build_add_runner(
     args: argparse.Namespace, dist: distributed.DistInfo | None = None
 ) -> ADDRunner:
-    """An :class:`ADDRunner` from :data:`ADD_PRESET` and the command line."""
+    """An :class:`ADDRunner` from :data:`ADD_PRESET` and the command line; ``ValueError``
+    for an env that is not ``HumanoidImitate-v0`` (ADD needs the reference of each step)."""
     run = run_config(args, ADD_PRESET, "add")
+    tracking = imitenvs.registry.get_entry(ADD_PRESET.env_id).entry_point
+    ours = run.env_id.startswith("imitenvs/") and run.env_id in imitenvs.registry.list_envs()
+    if not ours or imitenvs.registry.get_entry(run.env_id).entry_point != tracking:
+        raise ValueError(
+            f"--algo add tracks a reference clip: use {ADD_PRESET.env_id}, not {run.env_id!r}"
+        )
     ppo = _ppo(args, ADD_PRESET)
     cfg = _weights(args, ADD_PRESET.cfg)
     samples = ppo.num_steps * run.num_envs
