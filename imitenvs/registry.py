@@ -371,7 +371,9 @@ _VECTORISED_BATCH = WrapperSpec("VectorisedBatch", f"{__name__}:vectorised_batch
 
 
 class BatchedEnvSpec(EnvSpec):
-    """The ``EnvSpec`` of a batched id: :func:`own_time_limit` is its additional wrapper.
+    """The ``EnvSpec`` of an id with a ``vector_entry_point``: :func:`own_time_limit` (batched
+    ids) or :func:`vectorised_batch` (single-env ids with a batched twin) is its additional
+    wrapper.
 
     ``gymnasium.make_vec`` deep-copies the spec and refuses additional wrappers beside a
     ``vector_entry_point`` (and needs none: ``max_episode_steps`` reaches the constructor as a
