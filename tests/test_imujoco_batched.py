@@ -53,6 +53,7 @@ def test_batched_world_matches_single_env(env_id: str, kwargs: dict) -> None:
     single = gymnasium.make(env_id, **kwargs)
     batch = gymnasium.make(env_id, num_envs=2, **kwargs)
     assert batch.single_observation_space == single.observation_space
+    assert batch.single_action_space == single.action_space
     obs1, _ = single.reset(seed=1)
     obs, _ = batch.reset(seed=0, options=_state(single, 2))
     np.testing.assert_allclose(obs[0], obs1, rtol=0, atol=TOL)

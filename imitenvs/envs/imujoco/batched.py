@@ -190,8 +190,10 @@ class BatchedLocomotionEnv(BatchedEnv):
       ``exclude_current_positions_from_observation=False``), then ``qvel`` (Hopper and
       Walker2d: clipped to +-10), then (Deep RLSP tasks) the time feature
       ``max(0, 1 - t/time_horizon)``, ``t`` the world's steps since its reset.
-    * Action ``Box(-1, 1, (nu,), float32)``: the actuators' controls, clipped to the space
-      (the batched contract; the single v5 env passes them on unclipped).
+    * Action ``Box(ctrlrange, (nu,), float32)`` (v5's; ``[-1, 1]`` for these robots): the
+      actuators' controls, clipped to the space (the batched contract; the single v5 env
+      passes them on unclipped and MuJoCo clamps them, so only the control cost of an action
+      outside the space differs).
     * Reward, terms in ``info["reward_terms"]`` (each ``(N,)``), summing to the reward:
       ``reward_forward = forward_reward_weight * (x_after - x_before) / dt`` (``x = qpos[0]``,
       ``dt = frame_skip * timestep``), ``reward_ctrl = -ctrl_cost_weight * |a|^2``, and for
@@ -274,18 +276,16 @@ class BatchedLocomotionEnv(BatchedEnv):
         if task.time_horizon is not None:
             low[-1], high[-1] = 0.0, 1.0
         box = gymnasium.spaces.Box
-        ctrl = self.model.actuator_ctrlrange
+        ctrl = self.model.actuator_ctrlrange.astype(np.float32)  # v5's action space
         super().__init__(
             num_envs,
             box(low, high, (obs_dim,), dtype),
-            box(-1.0, 1.0, (self.model.nu,), np.float32),
+            box(ctrl[:, 0], ctrl[:, 1], (self.model.nu,), np.float32),
             max_episode_steps,
             device,
             world_bytes=mujoco_world_bytes(self.model) + _TASK_ROWS * 4 * obs_dim,
             autoreset_mode=autoreset_mode,
         )
-        if not (np.all(ctrl[:, 0] <= -1.0) and np.all(ctrl[:, 1] >= 1.0)):
-            raise ValueError(f"{xml_path}: actuator ctrlrange {ctrl.tolist()} is not [-1, 1]")
         self.render_mode = None
         self.physics = make_backend(
             backend,
