@@ -18,6 +18,8 @@ import imitenvs  # noqa: F401  (registers the ids)
 from imitenvs.registry import ENTRIES
 
 BATCHED_IDS = [entry.id for entry in ENTRIES if entry.batched]
+# single-env ids with a batched twin (gymnasium.make(id, num_envs=N)): one iMuJoCo, one Deep RLSP
+BATCHED_IDS += ["imitenvs/iMuJoCo-hopper-massdec_25_leggeom-v0", "imitenvs/Hopper-FW-Penalty-v0"]
 
 
 def test_unknown_autoreset_mode_is_one_value_error() -> None:
