@@ -348,3 +348,18 @@ def test_resume_continues_bit_for_bit(algo: str, tmp_path: Path) -> None:
         assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
     finally:
         resumed.close()
+
+
+def test_trainer_runs_add_and_its_test_mode(tmp_path: Path) -> None:
+    from imitenvs.agents import train
+
+    out = str(tmp_path / "add")
+    tiny = ["--num-envs", "2", "--iterations", "1", "--num-steps", "4", "--out", out]
+    quiet = ["--no-progress", "--no-video", "--pose-error-every", "0", "--logger", "none"]
+    summary = train.main(["--algo", "add", *tiny, *quiet])
+    assert summary["algo"] == "add" and "reward/add" in summary["last"]
+    ckpt = str(tmp_path / "add" / "checkpoint_last.pt")
+    result = train.main(
+        ["--algo", "add", "--mode", "test", "--model-file", ckpt, "--episodes", "1"]
+    )
+    assert result["pose_error"]["policy"]["dtw_pose_rmse"]["mean"] > 0
