@@ -18,7 +18,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from imitenvs.agents.ppo import PPOConfig
+from imitenvs.agents.presets import GYM_PPO
 from imitenvs.agents.runner import RunConfig, Runner, play_episode
 from imitenvs.core.scripts import run_main
 
@@ -30,19 +30,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--num-envs", type=int, default=8)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    ppo = PPOConfig(
-        num_steps=256,
-        num_minibatches=32,
-        epochs=10,
-        learning_rate=1e-3,
-        gamma=0.9,
-        lam=0.95,
-        value_coef=0.5,
-        bounds_coef=1.0,
-        init_log_std=0.0,
-        learn_std=True,
-        hidden=(64, 64),
-    )
+    ppo = GYM_PPO  # the trainer's preset for gymnasium ids (imitenvs.agents.presets)
     iterations = max(1, args.timesteps // (ppo.num_steps * args.num_envs))
     run = RunConfig(
         env_id="Pendulum-v1",
