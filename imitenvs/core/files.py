@@ -211,7 +211,6 @@ class RunLock:
         self.release()
 
 
-@contextmanager
 def claim_outputs(folder: str | Path, patterns: Iterable[str], force: bool) -> None:
     """Refuse a run folder that holds another run's outputs, unless ``force`` (then remove them).
 
@@ -236,6 +235,7 @@ def claim_outputs(folder: str | Path, patterns: Iterable[str], force: bool) -> N
         path.unlink()
 
 
+@contextmanager
 def exclusive_lock(path: str | Path, what: str = "file") -> Iterator[None]:
     """Hold an exclusive advisory lock (``flock``) on ``<path>.lock`` for the block; the lock
     file is removed when the block ends (before the lock is released, so a process that opened
