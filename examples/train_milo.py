@@ -84,6 +84,7 @@ OVERRIDES = {  # flag -> (section or None, field)
     "dynamics_hidden": ("dynamics", "hidden"), "dense": ("dynamics", "dense"),
     "bc_reg": ("npg", "bc_reg_coeff"), "cg_iters": ("npg", "cg_iters"),
     "kl_step": ("npg", "kl_step"), "horizon": ("model_env", "horizon"),
+    "init_log_std": ("npg", "init_log_std"), "min_log_std": ("npg", "min_log_std"),
 }  # fmt: skip
 
 
@@ -108,7 +109,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "horizon")  # fmt: skip
     for name in ints:
         p.add_argument(f"--{name.replace('_', '-')}", type=int)
-    for name in ("lambda_b", "bw_quantile", "bc_reg", "kl_step"):
+    for name in ("lambda_b", "bw_quantile", "bc_reg", "kl_step", "init_log_std", "min_log_std"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float)
     p.add_argument("--cost-input", choices=("sa", "ss"))
     p.add_argument("--dynamics-hidden", type=int, nargs="+")

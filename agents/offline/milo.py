@@ -230,6 +230,12 @@ class Milo:
                     f"{data.source}: states have {data.state_dim} values but the env's "
                     f"observations have {obs_dim}: a dataset of another env?"
                 )
+        if config.npg.bc_reg_coeff > 0 and expert.actions is None:
+            raise ValueError(
+                f"{expert.source} has no actions: the BC regulariser needs them (bc_reg_coeff 0)"
+            )
+        if config.cost.input_type == "sa" and expert.actions is None:
+            raise ValueError(f"{expert.source} has no actions: use the 'ss' cost (states only)")
         self.config, self.seed, self.evaluator, self.progress = config, seed, evaluator, progress
         self.gen = torch.Generator().manual_seed(seed)
         if config.expert_samples is not None:
@@ -295,7 +301,7 @@ class Milo:
             rewards, values, next_values, ro.terminated, ro.done, cfg.npg.gamma, cfg.npg.gae_lambda
         )
         expert = None
-        if cfg.npg.bc_reg_coeff > 0 and self.expert.actions is not None:
+        if cfg.npg.bc_reg_coeff > 0:
             expert = (self.expert.states, self.expert.actions)
         logs = npg_step(self.policy, flat(ro.obs), flat(ro.actions), flat(adv), cfg.npg, expert)
         logs["value_mse"] = self.value.fit(
