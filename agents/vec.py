@@ -161,11 +161,13 @@ def make_env(
     paired: bool = False,
     env_kwargs: dict[str, Any] | None = None,
 ) -> VecAdapter:
-    """A :class:`VecAdapter` for ``env_id``: the batched env itself for batched ids (on
-    ``device``), else a SAME_STEP ``SyncVectorEnv`` of ``num_envs`` single envs (wrapped in
-    :class:`PairedObservation` when ``paired``, for AMP)."""
+    """A :class:`VecAdapter` for ``env_id``: the batched env itself (on ``device``) for batched
+    ids and, unless ``paired``, for single-env ids with a batched twin (iMuJoCo, Deep RLSP:
+    ``gymnasium.make(id, num_envs=N)``); else a SAME_STEP ``SyncVectorEnv`` of ``num_envs``
+    single envs (wrapped in :class:`PairedObservation` when ``paired``, for AMP)."""
     kwargs = dict(env_kwargs or {})
-    if env_id.startswith("imitenvs/") and get_entry(env_id).batched:
+    entry = get_entry(env_id) if env_id.startswith("imitenvs/") else None
+    if entry is not None and (entry.batched or (entry.vectorised and not paired)):
         env = gymnasium.make(env_id, num_envs=num_envs, device=device, **kwargs)
     else:
 
