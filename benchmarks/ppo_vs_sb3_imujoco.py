@@ -1,6 +1,6 @@
 """Our PPO on a natively batched iMuJoCo hopper against SB3's PPO on N single envs.
 
-    nice -n 5 python benchmarks/ppo_vs_sb3_imujoco.py          # 400k env steps per arm
+    nice -n 5 python benchmarks/ppo_vs_sb3_imujoco.py          # 1M env steps per arm
     python benchmarks/ppo_vs_sb3_imujoco.py --timesteps 1000000 --num-envs 64 --seed 1
     python benchmarks/ppo_vs_sb3_imujoco.py --quick            # CI: 2 iterations, no files
 
@@ -67,7 +67,7 @@ SETTINGS: dict[str, Any] = {
     "entropy_coef": 0.0,
     "max_grad_norm": 0.5,
     "init_log_std": 0.0,
-    "hidden": (64, 64),
+    "hidden": [64, 64],
     "activation": "relu",
 }
 """The PPO settings of both arms: SB3's (and rl-zoo's MuJoCo) defaults (lr 3e-4, 10 epochs,
@@ -267,10 +267,10 @@ def plot(result: dict[str, Any], path: Path) -> Path:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--env", default=ENV_ID, help="an iMuJoCo (or other batched-twin) id")
-    p.add_argument("--timesteps", type=int, default=400_000, help="env steps per arm")
+    p.add_argument("--timesteps", type=int, default=1_000_000, help="env steps per arm")
     p.add_argument("--num-envs", type=int, default=64, help="N, both arms")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--points", type=int, default=5, help="evaluations after step 0")
+    p.add_argument("--points", type=int, default=10, help="evaluations after step 0")
     p.add_argument("--episodes", type=int, default=10, help="evaluation episodes per point")
     p.add_argument("--arms", nargs="+", choices=("ours", "sb3"), default=["ours", "sb3"])
     p.add_argument("--out", type=Path, default=None, help="also write <out>.json and <out>.png")
@@ -288,7 +288,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     arms = []
     for name in args.arms:
         load_before = os.getloadavg()
-        arm = run_ours(args, iterations, at_steps) if name == "ours" else run_sb3(args, at_steps, budget)
+        arm = (
+            run_ours(args, iterations, at_steps)
+            if name == "ours"
+            else run_sb3(args, at_steps, budget)
+        )
         arm["load_average_before"] = [round(x, 2) for x in load_before]
         arm["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         arms.append(arm)
