@@ -204,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-episodes", type=int, default=10, help="train: final evaluation")
     p.add_argument("--episodes", type=int, default=5, help="test: episodes to play")
     p.add_argument("--video", type=Path, help="test: record one episode (.mp4 or .gif)")
+    adversarial_presets.add_ase_test_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
         "--pose-error-every",

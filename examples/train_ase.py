@@ -10,7 +10,13 @@ MimicKit's ASE weights (style 0.5, encoder 0.5, diversity 0.01). Writes TensorBo
 checkpoints to ``--out``; then plays ``--episodes`` random latents of the last checkpoint for
 300 steps each (test mode, ``imitenvs.agents.adversarial.ase.play_latents``) and prints JSON
 with the last iteration's scalars and a summary per latent (root height, speeds, yaw rate,
-hand height, episodes ended).
+hand height, episodes ended). ``--latent-strip PNG`` / ``--style-json JSON`` add the figures
+of ``imitenvs.agents.adversarial.ase_eval``: one episode per latent from the standing pose,
+rendered as one row of frames per latent, and the discriminator's style reward per clip of the
+dataset and of the policy's own transitions.
+
+    python -m imitenvs.agents.train --algo ase --mode test --episodes 6 \\
+        --model-file runs/ase_humanoid/checkpoint_last.pt --latent-strip s.png --style-json s.json
 """
 
 from __future__ import annotations
@@ -21,7 +27,12 @@ import sys
 
 import torch
 
-from imitenvs.agents.adversarial.presets import ase_test_mode, build_ase_runner, example_parser
+from imitenvs.agents.adversarial.presets import (
+    add_ase_test_arguments,
+    ase_test_mode,
+    build_ase_runner,
+    example_parser,
+)
 from imitenvs.core.scripts import run_main
 
 
@@ -29,6 +40,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Train, then play latents of the last checkpoint; returns (and prints) the summary."""
     parser = example_parser(__doc__)
     parser.add_argument("--latent-dim", type=int, help="latent size (preset: 64)")
+    add_ase_test_arguments(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.torch_threads)

@@ -7,7 +7,8 @@
   (``direction=None``), with step ``h`` (default 9 units, the median displacement of NEAR's
   maze demos). Cells whose ``s`` lies inside a wall are left blank.
 - :func:`pusht_frames` / :func:`save_gif` / :func:`save_frame_strip`: frames of a PushT episode
-  rendered from its states, as an animated GIF or a strip of stills.
+  rendered from its states, as an animated GIF or a strip of stills; :func:`save_frame_grid`:
+  labelled rows of stills (ASE: one row per latent).
 - :func:`reward_weight_bars`: grouped bars of reward weights per feature (RLSP's inferred
   rewards), one panel per problem; :func:`line_plots`: learning curves side by side;
   :func:`band_plot`: mean ± std curves and reference levels on one chart.
@@ -226,6 +227,28 @@ def save_frame_strip(frames: np.ndarray, path: str | Path, count: int = 6) -> Pa
         ax.imshow(frames[i])
         ax.set_title(f"t = {i}", fontsize=8)
         ax.axis("off")
+    return _save(fig, path)
+
+
+def save_frame_grid(
+    rows: Sequence[tuple[str, Sequence[tuple[int, np.ndarray]]]], path: str | Path
+) -> Path:
+    """Save a grid of frames, one row per ``(label, [(step, frame (H, W, 3)), ...])``: the
+    label on the left of its row, each frame titled by its step (png, svg... by suffix)."""
+    if not rows:
+        raise ValueError("save_frame_grid needs at least one row")
+    columns = max(len(frames) for _, frames in rows)
+    fig = _figure((1.8 * columns + 0.6, 1.6 * len(rows)))
+    for r, (label, frames) in enumerate(rows):
+        for c, (step, frame) in enumerate(frames):
+            ax = fig.add_subplot(len(rows), columns, r * columns + c + 1)
+            ax.imshow(np.asarray(frame))
+            ax.set_title(f"t = {step}", fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=7)
+    fig.tight_layout()
     return _save(fig, path)
 
 

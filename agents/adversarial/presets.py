@@ -175,27 +175,65 @@ def latent_summary(result: dict[str, np.ndarray]) -> list[dict[str, float]]:
     return rows
 
 
+def read_latents(path: str | Path, dim: int) -> torch.Tensor:
+    """``(K, dim)`` latents from a ``.npy`` file or a JSON list of lists (normalised by their
+    users); ``ValueError`` for another shape."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        values = np.load(path, allow_pickle=False)
+    else:
+        values = np.asarray(json.loads(path.read_text()), dtype=np.float32)
+    z = torch.as_tensor(np.asarray(values, dtype=np.float32))
+    if z.ndim != 2 or z.shape[1] != dim or len(z) == 0:
+        raise ValueError(f"{path}: latents must be (K, {dim}), got shape {tuple(z.shape)}")
+    return z
+
+
 def ase_test_mode(args: argparse.Namespace) -> dict[str, Any]:
-    """ASE's test mode: ``--episodes`` random latents (seeded by ``--seed``) of the checkpoint
-    ``--model-file``, each held for 300 control steps in its own world; per latent the
-    :func:`latent_summary`."""
+    """ASE's test mode: ``--episodes`` random latents (seeded by ``--seed``; or the rows of
+    ``--latent-file``) of the checkpoint ``--model-file``, each held for 300 control steps in
+    its own world; per latent the :func:`latent_summary`. With ``--latent-strip PNG`` and / or
+    ``--style-json JSON`` also the figures of
+    :func:`~imitenvs.agents.adversarial.ase_eval.ase_figures` (one episode per latent from the
+    standing pose: a frame strip per latent, the discriminator's style reward per clip)."""
     path = Path(args.model_file)
     state = read_checkpoint(path)
     if (state.get("amp_cfg") or {}).get("latent_dim") is None:
         raise ValueError(f"{path} is not an ASE checkpoint (no latent_dim in its config)")
     dim = int(state["amp_cfg"]["latent_dim"])
-    ppo, run = load_policy(path, getattr(args, "device", "cpu"))
+    device = getattr(args, "device", "cpu")
+    ppo, run = load_policy(path, device)
     count = int(getattr(args, "episodes", 5) or 5)
     seed = int(getattr(args, "seed", 0) or 0)
-    z = sample_latents(count, dim, torch.Generator().manual_seed(seed))
+    latent_file = getattr(args, "latent_file", None)
+    if latent_file is not None:
+        z = read_latents(latent_file, dim)
+    else:
+        z = sample_latents(count, dim, torch.Generator().manual_seed(seed))
     result = play_latents(ppo, run.env_id, z, 300, seed=seed, env_kwargs=run.env_kwargs)
-    return {
+    out: dict[str, Any] = {
         "algo": "ase",
         "env": run.env_id,
         "checkpoint": str(path),
         "seed": seed,
         "per_latent": latent_summary(result),
     }
+    strip, style_json = getattr(args, "latent_strip", None), getattr(args, "style_json", None)
+    if strip is not None or style_json is not None:
+        from imitenvs.agents.adversarial.ase_eval import ase_figures
+
+        figures = ase_figures(path, z, seed=seed, strip=strip, style_json=style_json, device=device)
+        out["figures"] = {k: v for k, v in figures.items() if k not in ("what", "checkpoint")}
+        if style_json is not None:
+            out["figures"]["style_json"] = str(style_json)
+    return out
+
+
+def add_ase_test_arguments(p: argparse.ArgumentParser) -> None:
+    """ASE test mode's figure options (``examples/train_ase.py`` and the trainer)."""
+    p.add_argument("--latent-file", type=Path, help="ase test: latents (.npy or JSON, (K, d))")
+    p.add_argument("--latent-strip", type=Path, help="ase test: frame strip per latent (.png)")
+    p.add_argument("--style-json", type=Path, help="ase test: style reward per clip (.json)")
 
 
 def example_parser(description: str) -> argparse.ArgumentParser:
