@@ -204,10 +204,12 @@ def style_per_clip(
     env_id: str,
     env_kwargs: dict[str, Any] | None,
     episodes: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    head: int = 30,
 ) -> dict[str, Any]:
     """The discriminator's style reward (mean, std, count) of each clip's demo transitions
     (:func:`clip_transitions`) and of the policy's transitions in ``episodes``
-    (:func:`latent_episodes`): per latent and all together."""
+    (:func:`latent_episodes`): per latent, all together (``policy``) and the first ``head``
+    transitions of each episode only (``policy_first_steps``: before a fall, if any)."""
     score = transition_style_reward(disc, cfg, newest_first=True)  # humanoid: [s_t, s_{t-1}]
     probe = gymnasium.make(env_id, **dict(env_kwargs or {}))
     try:
@@ -221,10 +223,12 @@ def style_per_clip(
     per_latent = [_stats(score(ep["observations"][:-1], ep["observations"][1:])) for ep in episodes]
     result: dict[str, Any] = {"clips": clips, "policy_per_latent": per_latent}
     if episodes:
-        everything = np.concatenate(
-            [score(ep["observations"][:-1], ep["observations"][1:]) for ep in episodes]
-        )
-        result["policy"] = _stats(everything)
+        rewards = [score(ep["observations"][:-1], ep["observations"][1:]) for ep in episodes]
+        result["policy"] = _stats(np.concatenate(rewards))
+        result["policy_first_steps"] = {
+            "steps": head,
+            **_stats(np.concatenate([r[:head] for r in rewards])),
+        }
     return result
 
 

@@ -195,7 +195,8 @@ def ase_test_mode(args: argparse.Namespace) -> dict[str, Any]:
     its own world; per latent the :func:`latent_summary`. With ``--latent-strip PNG`` and / or
     ``--style-json JSON`` also the figures of
     :func:`~imitenvs.agents.adversarial.ase_eval.ase_figures` (one episode per latent from the
-    standing pose: a frame strip per latent, the discriminator's style reward per clip)."""
+    same start, ``--start-state``, standing by default: a frame strip per latent, the
+    discriminator's style reward per clip)."""
     path = Path(args.model_file)
     state = read_checkpoint(path)
     if (state.get("amp_cfg") or {}).get("latent_dim") is None:
@@ -222,7 +223,10 @@ def ase_test_mode(args: argparse.Namespace) -> dict[str, Any]:
     if strip is not None or style_json is not None:
         from imitenvs.agents.adversarial.ase_eval import ase_figures
 
-        figures = ase_figures(path, z, seed=seed, strip=strip, style_json=style_json, device=device)
+        start = getattr(args, "start_state", None) or "Default"
+        figures = ase_figures(
+            path, z, seed=seed, strip=strip, style_json=style_json, state_init=start, device=device
+        )
         out["figures"] = {k: v for k, v in figures.items() if k not in ("what", "checkpoint")}
         if style_json is not None:
             out["figures"]["style_json"] = str(style_json)
@@ -234,6 +238,12 @@ def add_ase_test_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latent-file", type=Path, help="ase test: latents (.npy or JSON, (K, d))")
     p.add_argument("--latent-strip", type=Path, help="ase test: frame strip per latent (.png)")
     p.add_argument("--style-json", type=Path, help="ase test: style reward per clip (.json)")
+    p.add_argument(
+        "--start-state",
+        default="Default",
+        help="ase test: state_init of the strip / style episodes (Default: standing; Random: "
+        "one clip frame, the same for every latent)",
+    )
 
 
 def example_parser(description: str) -> argparse.ArgumentParser:
