@@ -205,11 +205,13 @@ def style_per_clip(
     env_kwargs: dict[str, Any] | None,
     episodes: list[dict[str, Any]] = (),  # type: ignore[assignment]
     head: int = 30,
+    tail: int = 10,
 ) -> dict[str, Any]:
     """The discriminator's style reward (mean, std, count) of each clip's demo transitions
     (:func:`clip_transitions`) and of the policy's transitions in ``episodes``
-    (:func:`latent_episodes`): per latent, all together (``policy``) and the first ``head``
-    transitions of each episode only (``policy_first_steps``: before a fall, if any)."""
+    (:func:`latent_episodes`): per latent (with the mean of its first ``head`` and last
+    ``tail`` transitions), all together (``policy``) and the first ``head`` transitions of each
+    episode only (``policy_first_steps``: before a fall, if any)."""
     score = transition_style_reward(disc, cfg, newest_first=True)  # humanoid: [s_t, s_{t-1}]
     probe = gymnasium.make(env_id, **dict(env_kwargs or {}))
     try:
@@ -220,10 +222,14 @@ def style_per_clip(
             clips[name] = _stats(score(prev, now))
     finally:
         probe.close()
-    per_latent = [_stats(score(ep["observations"][:-1], ep["observations"][1:])) for ep in episodes]
+    rewards = [score(ep["observations"][:-1], ep["observations"][1:]) for ep in episodes]
+    per_latent = [
+        {**_stats(r), "first_steps_mean": round(float(r[:head].mean()), 4),
+         "last_steps_mean": round(float(r[-tail:].mean()), 4)}
+        for r in rewards
+    ]  # fmt: skip
     result: dict[str, Any] = {"clips": clips, "policy_per_latent": per_latent}
     if episodes:
-        rewards = [score(ep["observations"][:-1], ep["observations"][1:]) for ep in episodes]
         result["policy"] = _stats(np.concatenate(rewards))
         result["policy_first_steps"] = {
             "steps": head,
