@@ -58,7 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "expert_samples": 500, "eval_every": 10,
     },
     "cpu": {
-        "dynamics": {"hidden": (512, 512), "optimizer": "adam", "lr": 1e-3, "epochs": 20},
+        "dynamics": {"hidden": (256, 256), "optimizer": "adam", "lr": 1e-3, "epochs": 20},
         "model_env": {},
         "cost": {"lambda_b": 0.0025, "bw_quantile": 0.1},
         "npg": {"cg_iters": 25, "bc_reg_coeff": 0.1},

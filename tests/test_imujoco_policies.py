@@ -143,3 +143,38 @@ def test_evaluate_command_prints_mean_and_std_and_writes_video(trained, tmp_path
     assert _run(["evaluate", str(trained["policy"]), ENV_ID, "--episodes", "1",
                  "--window", "300", "--max-episode-steps", "100"]) == 0  # fmt: skip
     assert "300-step windows" in capsys.readouterr().out
+
+
+def test_a_trainer_checkpoint_evaluates_and_collects(tmp_path, capsys) -> None:
+    """``--algo imitenvs``: our trainer's checkpoint on an iMuJoCo id (its batched twin) is
+    read safely, evaluated and rolled out; another env's checkpoint is refused."""
+    from imitenvs.agents.train import main as train_main
+    from imitenvs.envs.imujoco.policies import TrainerPolicy
+
+    variant = "hopper-massdec_25_footgeom"
+    env_id = f"imitenvs/iMuJoCo-{variant}-v0"
+    out = tmp_path / "run"
+    train_main(["--algo", "ppo", "--env", env_id, "--num-envs", "2", "--iterations", "1",
+                "--num-steps", "8", "--out", str(out), "--logger", "none", "--no-video",
+                "--no-progress", "--eval-episodes", "1"])  # fmt: skip
+    ckpt = out / "checkpoint_last.pt"
+    env = gymnasium.make(env_id)
+    policy = load_policy(ckpt, env=env, algo="imitenvs", seed=3)
+    assert isinstance(policy, TrainerPolicy)
+    obs, _ = env.reset(seed=0)
+    mean = as_policy(policy)(obs)
+    assert mean.shape == (3,) and np.array_equal(mean, as_policy(policy)(obs))
+    sampled = [as_policy(policy, deterministic=False)(obs) for _ in range(2)]
+    assert not np.array_equal(sampled[0], sampled[1])
+    with pytest.raises(ValueError, match="was trained on 'imitenvs/iMuJoCo-hopper"):
+        load_policy(ckpt, env=gymnasium.make("imitenvs/iMuJoCo-hopper-massinc_50_torsogeom-v0"),
+                    algo="imitenvs")  # fmt: skip
+    parser = argparse.ArgumentParser()
+    add_data_commands(parser.add_subparsers(dest="cmd"))
+    npz = tmp_path / "demo.npz"
+    args = parser.parse_args(["collect", "imujoco", variant, "--policy", str(ckpt), "--algo",
+                              "imitenvs", "--trajectories", "1", "--steps", "50", "--out",
+                              str(npz), "--quiet"])  # fmt: skip
+    assert args.func(args) == 0
+    data = load_npz(npz, env_id)
+    assert data.observations.shape == (50, 11) and data.rewards is not None

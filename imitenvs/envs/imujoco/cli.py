@@ -124,7 +124,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         args.policy = saved
     env = gymnasium.make(resolve_env_id(args.variant))
     try:
-        model = load_policy(args.policy, env=env, algo=args.algo)
+        model = load_policy(args.policy, env=env, algo=args.algo, seed=args.seed)
     finally:
         env.close()
     data = collect(

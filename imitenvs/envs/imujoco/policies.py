@@ -24,8 +24,10 @@ from imitenvs.envs.imujoco.grid import parse_variant
 
 logger = logging.getLogger(__name__)
 
-ALGORITHMS = ("sac", "td3", "ddpg", "ppo", "a2c")
-"""Those :mod:`imitenvs.adapters.sb3_zip` rebuilds (kept here: the CLI need not import SB3)."""
+ALGORITHMS = ("sac", "td3", "ddpg", "ppo", "a2c", "imitenvs")
+"""Those :mod:`imitenvs.adapters.sb3_zip` rebuilds (kept here: the CLI need not import SB3),
+and ``imitenvs``: a checkpoint or policy file of our trainer
+(``python -m imitenvs.agents.train``)."""
 Policy = Callable[[np.ndarray], np.ndarray]
 
 
@@ -43,6 +45,7 @@ def load_policy(
     env: gymnasium.Env | None = None,
     algo: str = "sac",
     device: str = "cpu",
+    seed: int = 0,
 ) -> Any:
     """Load an SB3 model zip (e.g. an original iMuJoCo ``sac-<variant>.zip``).
 
@@ -50,8 +53,11 @@ def load_policy(
         path: The zip.
         env: The env the policy acts in; its spaces are used (the pickled ones are never
             read). ``None`` rebuilds ``Box`` spaces from the plain values stored beside them.
-        algo: SB3 algorithm class (``sac`` for every iMuJoCo policy).
+        algo: SB3 algorithm class (``sac`` for every iMuJoCo policy), or ``imitenvs`` for a
+            checkpoint of our trainer (:class:`TrainerPolicy`).
         device: Torch device.
+        seed: Seeds a trainer policy's sampled actions (SB3 models sample from torch's
+            global generator).
 
     Returns:
         The SB3 model, its policy switched to evaluation mode.
@@ -62,12 +68,14 @@ def load_policy(
             pickled field or ``.pth`` that is refused (nothing is executed), or the policy's
             observation shape differs from the env's.
     """
-    from imitenvs.adapters.sb3_zip import load_sb3_zip
-
     check_choice("algo", algo, ALGORITHMS)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"policy file {path} does not exist")
+    if algo == "imitenvs":
+        return TrainerPolicy(path, env, device, seed)
+    from imitenvs.adapters.sb3_zip import load_sb3_zip
+
     model = load_sb3_zip(path, algo=algo, env=env, device=device)
     if env is not None and model.observation_space.shape != env.observation_space.shape:
         raise ValueError(
@@ -76,6 +84,49 @@ def load_policy(
         )
     model.policy.set_training_mode(False)
     return model
+
+
+class TrainerPolicy:
+    """A checkpoint of our trainer with SB3's ``predict``: the mean action, or a sample of the
+    policy's Gaussian (from a generator seeded with ``seed``). The policy's ``[-1, 1]`` is
+    mapped onto a bounded action space that is not ``[-1, 1]``, as in training.
+
+    Raises:
+        ValueError: the checkpoint was trained on another env id than ``env``'s.
+    """
+
+    def __init__(
+        self, path: Path, env: gymnasium.Env | None, device: str = "cpu", seed: int = 0
+    ) -> None:
+        import torch
+
+        from imitenvs.agents.evaluation import load_policy as load_trainer_policy
+
+        self.ppo, run = load_trainer_policy(path, device)
+        if env is not None and env.spec is not None and run.env_id != env.spec.id:
+            raise ValueError(f"{path} was trained on {run.env_id!r}, not {env.spec.id!r}")
+        self._torch, self._gen = torch, torch.Generator(device=device).manual_seed(seed)
+        self._low = self._high = None
+        if env is not None:
+            lo, hi = env.action_space.low, env.action_space.high
+            if np.all(np.isfinite(lo) & np.isfinite(hi)) and not (
+                np.all(lo == -1) and np.all(hi == 1)
+            ):
+                self._low, self._high = lo, hi
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> tuple[np.ndarray, None]:
+        torch = self._torch
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.ppo.device)[None]
+        with torch.no_grad():
+            dist = self.ppo.model.distribution(x)
+            a = dist.mean
+            if not deterministic:
+                noise = torch.randn(a.shape, generator=self._gen, device=a.device)
+                a = a + dist.stddev * noise
+        a = a[0].cpu().numpy()
+        return (
+            a if self._low is None else self._low + (a + 1) * 0.5 * (self._high - self._low)
+        ), None
 
 
 def as_policy(model: Any, deterministic: bool = True) -> Policy:
