@@ -1,30 +1,33 @@
 """Our PPO on a natively batched iMuJoCo hopper against SB3's PPO on N single envs.
 
     nice -n 5 python benchmarks/ppo_vs_sb3_imujoco.py          # 1M env steps per arm
-    python benchmarks/ppo_vs_sb3_imujoco.py --timesteps 1000000 --num-envs 64 --seed 1
-    python benchmarks/ppo_vs_sb3_imujoco.py --quick            # CI: 2 iterations, no files
+    python benchmarks/ppo_vs_sb3_imujoco.py --timesteps 300000 --arms ours sb3 --seed 1
+    python benchmarks/ppo_vs_sb3_imujoco.py --quick            # CI: 2 iterations, 1 episode
 
-Two arms on one iMuJoCo variant (default ``imitenvs/iMuJoCo-hopper-massdec_25_footgeom-v0``),
-with the same N, the same env-step budget and the same PPO settings (:data:`SETTINGS`):
+Arms on one iMuJoCo variant (default ``imitenvs/iMuJoCo-hopper-massdec_25_footgeom-v0``), with
+the same N, the same env-step budget and the same PPO settings (:data:`SETTINGS`):
 
 * ``ours``: :class:`imitenvs.agents.runner.Runner` (the PPO core behind ``python -m
   imitenvs.agents.train --algo ppo``) on ``gymnasium.make(id, num_envs=N)``, the batched env
   (:func:`imitenvs.agents.vec.make_env` picks it for every id with a batched twin);
 * ``sb3``: Stable-Baselines3 PPO on SB3's ``DummyVecEnv`` of N single ``gymnasium.make(id)``
-  envs (``make_vec_env``; each in SB3's ``Monitor``) under ``VecNormalize``, what an SB3 user
+  envs (``make_vec_env``, each in SB3's ``Monitor``) under ``VecNormalize``: what an SB3 user
   writes (rl-zoo's MuJoCo setting). ``DummyVecEnv`` steps the N v5 envs one after the other
-  in Python, as ``gymnasium.make_vec(id, N, vectorization_mode="sync")`` does; SB3 has no
-  adapter for gymnasium vector envs, and :class:`imitenvs.adapters.sb3.Sb3VecEnv` takes batched
-  envs only.
+  in Python, as ``gymnasium.make_vec(id, N, vectorization_mode="sync")`` does (SB3 has no
+  adapter for gymnasium vector envs);
+* ``sb3_batched``: the same SB3 PPO on the batched env through
+  :class:`imitenvs.adapters.sb3.Sb3VecEnv`, which separates the env's share from the learner's.
 
-Both arms run in this process, one after the other, on one torch thread
-(``torch.set_num_threads(1)``). At ``--points`` evenly spaced step counts (and at step 0), the
-deterministic policy plays ``--episodes`` episodes of the single env ``gymnasium.make(id)``
-(v5, 1000-step limit; reset seeds 1000, 1001, ...); evaluation time is not counted in the
-training wall time. Prints one JSON object: per arm the training wall time, env steps/s over
-the whole training (rollouts and updates), the learning curve (return against env steps and
-against training seconds), and the load average before and after. ``--out`` also writes the
-JSON and a two-panel plot (``<out>.json``, ``<out>.png``).
+Everything runs in this process on one torch thread (``torch.set_num_threads(1)``); the
+batched env steps its worlds on its default ``nthread=0`` (every CPU). Training runs in
+interleaved blocks (``--points`` of them, the arms' order rotating), so that a change of the
+machine's load hits every arm alike. After each block (and before training) the deterministic
+policy plays ``--episodes`` episodes of the single env ``gymnasium.make(id)`` (v5, 1000-step
+limit; reset seeds 1000, 1001, ...); only the blocks count as training time. Prints one JSON
+object: per arm the training wall time, env steps/s over the whole training (rollouts and
+updates), the learning curve (return against env steps and against training seconds, with the
+1-minute load average) and the load average before and after. ``--out`` also writes the JSON
+and a two-panel plot (``<out>.json``, ``<out>.png``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 ENV_ID = "imitenvs/iMuJoCo-hopper-massdec_25_footgeom-v0"
 EVAL_SEED = 1000
+ARMS = ("ours", "sb3", "sb3_batched")
 
 SETTINGS: dict[str, Any] = {
     "num_steps": 32,
@@ -93,142 +96,171 @@ def ppo_config(settings: dict[str, Any]) -> PPOConfig:
     )
 
 
-class Curve:
-    """Evaluation points of one arm; the time spent evaluating is kept out of the wall time."""
+class Arm:
+    """One learner on one env: trains in blocks, evaluates between them, times the blocks.
 
-    def __init__(self, env_id: str, episodes: int, at_steps: list[int]) -> None:
-        self.env_id, self.episodes, self.at_steps = env_id, episodes, set(at_steps)
-        self.points: list[dict[str, float]] = []
+    Only the blocks count as training time: building the learner and evaluating do not.
+    """
+
+    name = ""
+    env_kind = ""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.env_id, self.episodes = args.env, args.episodes
+        self.points: list[dict[str, Any]] = []
+        self.seconds = 0.0
         self.eval_seconds = 0.0
-        self.start = time.perf_counter()
 
-    def train_seconds(self) -> float:
-        return time.perf_counter() - self.start - self.eval_seconds
+    @property
+    def steps(self) -> int:
+        raise NotImplementedError
 
-    def maybe_evaluate(self, steps: int, policy: Callable[[np.ndarray], np.ndarray]) -> None:
-        if steps not in self.at_steps or any(p["env_steps"] == steps for p in self.points):
-            return
-        seconds = self.train_seconds()
-        t0 = time.perf_counter()
-        results = run_episodes(policy, self.env_id, self.episodes, EVAL_SEED)
-        self.eval_seconds += time.perf_counter() - t0
+    def train_until(self, steps: int) -> None:
+        """Train until ``steps`` env steps in all (a multiple of N x T)."""
+        raise NotImplementedError
+
+    def policy(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic action for one single-env observation."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def block(self, steps: int) -> None:
+        """Train until ``steps`` (timed), then evaluate (not timed)."""
+        start = time.perf_counter()
+        self.train_until(steps)
+        self.seconds += time.perf_counter() - start
+        self.evaluate()
+
+    def evaluate(self) -> None:
+        start = time.perf_counter()
+        results = run_episodes(self.policy, self.env_id, self.episodes, EVAL_SEED)
+        self.eval_seconds += time.perf_counter() - start
         returns = np.array([r["return"] for r in results])
         lengths = np.array([r["steps"] for r in results])
         point = {
-            "env_steps": steps,
-            "train_seconds": round(seconds, 2),
+            "env_steps": self.steps,
+            "train_seconds": round(self.seconds, 2),
             "return_mean": round(float(returns.mean()), 1),
             "return_std": round(float(returns.std()), 1),
             "length_mean": round(float(lengths.mean()), 1),
+            "load_1min": round(os.getloadavg()[0], 2),
         }
-        log.info("%s: %s", self.env_id, point)
+        log.info("%s: %s", self.name, point)
         self.points.append(point)
 
-
-def run_ours(args: argparse.Namespace, iterations: int, at_steps: list[int]) -> dict[str, Any]:
-    """The PPO core on ``gymnasium.make(id, num_envs=N)``."""
-    run = RunConfig(
-        env_id=args.env,
-        num_envs=args.num_envs,
-        iterations=iterations,
-        seed=args.seed,
-        save_every=iterations,
-        progress=False,
-        logger="none",
-        algo="ppo",
-    )
-    space = gymnasium.make(args.env).action_space
-    runner = Runner(run, ppo_config(SETTINGS))
-    try:
-        backend = type(runner.env.env.unwrapped).__name__
-        curve = Curve(args.env, args.episodes, at_steps)
-        policy = ppo_policy(runner.ppo, space)
-        curve.maybe_evaluate(0, policy)
-
-        def evaluate(r: Runner) -> dict[str, float]:
-            curve.maybe_evaluate(r.global_step, policy)
-            return {}
-
-        runner.train(evaluate)
-        steps = runner.global_step
-        seconds = curve.train_seconds()
-    finally:
-        runner.close()
-    return arm_result("ours", backend, steps, seconds, curve)
+    def result(self) -> dict[str, Any]:
+        final = self.points[-1]
+        return {
+            "arm": self.name,
+            "env": self.env_kind,
+            "env_steps": self.steps,
+            "train_seconds": round(self.seconds, 1),
+            "steps_per_s": round(self.steps / max(self.seconds, 1e-9), 1),
+            "eval_seconds": round(self.eval_seconds, 1),
+            "final_return_mean": final["return_mean"],
+            "final_return_std": final["return_std"],
+            "best_return_mean": max(p["return_mean"] for p in self.points),
+            "curve": self.points,
+        }
 
 
-def run_sb3(args: argparse.Namespace, at_steps: list[int], budget: int) -> dict[str, Any]:
-    """SB3 PPO on ``DummyVecEnv`` of N single envs under ``VecNormalize``."""
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecNormalize
+class OursArm(Arm):
+    """The PPO core (:class:`Runner`) on ``gymnasium.make(id, num_envs=N)``."""
 
-    venv = VecNormalize(
-        make_vec_env(lambda: gymnasium.make(args.env), n_envs=args.num_envs, seed=args.seed),
-        gamma=SETTINGS["gamma"],
-    )
-    n = args.num_envs * SETTINGS["num_steps"]
-    model = PPO(
-        "MlpPolicy",
-        venv,
-        n_steps=SETTINGS["num_steps"],
-        batch_size=n // SETTINGS["num_minibatches"],
-        n_epochs=SETTINGS["epochs"],
-        learning_rate=SETTINGS["learning_rate"],
-        gamma=SETTINGS["gamma"],
-        gae_lambda=SETTINGS["lam"],
-        clip_range=SETTINGS["clip"],
-        ent_coef=SETTINGS["entropy_coef"],
-        vf_coef=SETTINGS["value_coef"],
-        max_grad_norm=SETTINGS["max_grad_norm"],
-        policy_kwargs={
-            "net_arch": {"pi": list(SETTINGS["hidden"]), "vf": list(SETTINGS["hidden"])},
-            "activation_fn": torch.nn.ReLU,
-            "log_std_init": SETTINGS["init_log_std"],
-        },
-        seed=args.seed,
-        device="cpu",
-        verbose=0,
-    )
+    name = "ours"
 
-    def policy(obs: np.ndarray) -> np.ndarray:
-        action, _ = model.predict(venv.normalize_obs(obs), deterministic=True)
+    def __init__(self, args: argparse.Namespace, iterations: int) -> None:
+        super().__init__(args)
+        run = RunConfig(
+            env_id=args.env,
+            num_envs=args.num_envs,
+            iterations=iterations,
+            seed=args.seed,
+            save_every=iterations,
+            progress=False,
+            logger="none",
+            algo="ppo",
+        )
+        self.runner = Runner(run, ppo_config(SETTINGS))
+        self.env_kind = type(self.runner.env.env.unwrapped).__name__
+        self._policy = ppo_policy(self.runner.ppo, gymnasium.make(args.env).action_space)
+        self._per_iteration = args.num_envs * SETTINGS["num_steps"]
+
+    @property
+    def steps(self) -> int:
+        return self.runner.global_step
+
+    def train_until(self, steps: int) -> None:
+        self.runner.run.iterations = steps // self._per_iteration
+        self.runner.train()
+
+    def policy(self, obs: np.ndarray) -> np.ndarray:
+        return self._policy(obs)
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+class Sb3Arm(Arm):
+    """SB3 PPO under ``VecNormalize``: on SB3's ``DummyVecEnv`` of N single envs (``sb3``) or
+    on the batched env through :class:`imitenvs.adapters.sb3.Sb3VecEnv` (``sb3_batched``)."""
+
+    def __init__(self, args: argparse.Namespace, batched: bool) -> None:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        from imitenvs.adapters.sb3 import Sb3VecEnv
+
+        super().__init__(args)
+        self.name = "sb3_batched" if batched else "sb3"
+        if batched:
+            inner = Sb3VecEnv(gymnasium.make(args.env, num_envs=args.num_envs))
+        else:
+            inner = make_vec_env(
+                lambda: gymnasium.make(args.env), n_envs=args.num_envs, seed=args.seed
+            )
+        self.env_kind = f"{type(inner).__name__}+VecNormalize"
+        self.venv = VecNormalize(inner, gamma=SETTINGS["gamma"])
+        self.model = PPO(
+            "MlpPolicy",
+            self.venv,
+            n_steps=SETTINGS["num_steps"],
+            batch_size=args.num_envs * SETTINGS["num_steps"] // SETTINGS["num_minibatches"],
+            n_epochs=SETTINGS["epochs"],
+            learning_rate=SETTINGS["learning_rate"],
+            gamma=SETTINGS["gamma"],
+            gae_lambda=SETTINGS["lam"],
+            clip_range=SETTINGS["clip"],
+            ent_coef=SETTINGS["entropy_coef"],
+            vf_coef=SETTINGS["value_coef"],
+            max_grad_norm=SETTINGS["max_grad_norm"],
+            policy_kwargs={
+                "net_arch": {"pi": list(SETTINGS["hidden"]), "vf": list(SETTINGS["hidden"])},
+                "activation_fn": torch.nn.ReLU,
+                "log_std_init": SETTINGS["init_log_std"],
+            },
+            seed=args.seed,
+            device="cpu",
+            verbose=0,
+        )
+
+    @property
+    def steps(self) -> int:
+        return int(self.model.num_timesteps)
+
+    def train_until(self, steps: int) -> None:
+        # reset_num_timesteps=False: continue the same run (no env reset, same counters)
+        self.model.learn(total_timesteps=steps - self.steps, reset_num_timesteps=False)
+
+    def policy(self, obs: np.ndarray) -> np.ndarray:
+        action, _ = self.model.predict(self.venv.normalize_obs(obs), deterministic=True)
         return action
 
-    curve = Curve(args.env, args.episodes, at_steps)
-
-    class EvalAtRolloutStart(BaseCallback):
-        """Evaluates when a rollout starts, i.e. after the previous update (as ours does)."""
-
-        def _on_rollout_start(self) -> None:
-            curve.maybe_evaluate(self.num_timesteps, policy)
-
-        def _on_step(self) -> bool:
-            return True
-
-    model.learn(total_timesteps=budget, callback=EvalAtRolloutStart())
-    seconds = curve.train_seconds()
-    curve.maybe_evaluate(model.num_timesteps, policy)
-    venv.close()
-    return arm_result("sb3", "DummyVecEnv+VecNormalize", model.num_timesteps, seconds, curve)
-
-
-def arm_result(
-    name: str, env_kind: str, steps: int, seconds: float, curve: Curve
-) -> dict[str, Any]:
-    final = curve.points[-1]
-    return {
-        "arm": name,
-        "env": env_kind,
-        "env_steps": steps,
-        "train_seconds": round(seconds, 1),
-        "steps_per_s": round(steps / max(seconds, 1e-9), 1),
-        "eval_seconds": round(curve.eval_seconds, 1),
-        "final_return_mean": final["return_mean"],
-        "final_return_std": final["return_std"],
-        "curve": curve.points,
-    }
+    def close(self) -> None:
+        self.venv.close()
 
 
 def plot(result: dict[str, Any], path: Path) -> Path:
@@ -240,7 +272,8 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     FigureCanvasAgg(fig)
     labels = {
         "ours": f"ours: batched env (N={result['num_envs']})",
-        "sb3": f"SB3: DummyVecEnv (N={result['num_envs']})",
+        "sb3": f"SB3: DummyVecEnv of single envs (N={result['num_envs']})",
+        "sb3_batched": f"SB3: Sb3VecEnv over the batched env (N={result['num_envs']})",
     }
     axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]
     for arm in result["arms"]:
@@ -272,7 +305,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--points", type=int, default=10, help="evaluations after step 0")
     p.add_argument("--episodes", type=int, default=10, help="evaluation episodes per point")
-    p.add_argument("--arms", nargs="+", choices=("ours", "sb3"), default=["ours", "sb3"])
+    p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     p.add_argument("--out", type=Path, default=None, help="also write <out>.json and <out>.png")
     p.add_argument("--quick", action="store_true", help="CI: N=4, 2 iterations, 1 episode")
     args = p.parse_args(argv)
@@ -283,19 +316,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     per_iteration = args.num_envs * SETTINGS["num_steps"]
     iterations = max(1, args.timesteps // per_iteration)
     points = min(args.points, iterations)
-    at_steps = [0] + [round(k * iterations / points) * per_iteration for k in range(1, points + 1)]
+    at_steps = [round(k * iterations / points) * per_iteration for k in range(1, points + 1)]
     budget = iterations * per_iteration
-    arms = []
-    for name in args.arms:
-        load_before = os.getloadavg()
-        arm = (
-            run_ours(args, iterations, at_steps)
-            if name == "ours"
-            else run_sb3(args, at_steps, budget)
-        )
-        arm["load_average_before"] = [round(x, 2) for x in load_before]
-        arm["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-        arms.append(arm)
+    load_before = os.getloadavg()
+    arms: list[Arm] = []
+    try:
+        for name in args.arms:
+            arm = OursArm(args, iterations) if name == "ours" else Sb3Arm(args, name != "sb3")
+            arms.append(arm)
+            arm.evaluate()  # the untrained policy, at step 0
+        for k, steps in enumerate(at_steps):  # interleaved blocks, the order rotating
+            for arm in arms[k % len(arms) :] + arms[: k % len(arms)]:
+                arm.block(steps)
+    finally:
+        for arm in arms:
+            arm.close()
+    results = [arm.result() for arm in arms]
     result: dict[str, Any] = {
         "benchmark": "ppo_vs_sb3_imujoco",
         "env_id": args.env,
@@ -309,11 +345,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "versions": versions(),
-        "arms": arms,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "arms": results,
     }
-    if len(arms) == 2:
-        ours, sb3 = arms
-        result["speedup_steps_per_s"] = round(ours["steps_per_s"] / sb3["steps_per_s"], 2)
+    rates = {a["arm"]: a["steps_per_s"] for a in results}
+    if "sb3" in rates:  # steps/s of each arm over SB3 on DummyVecEnv
+        result["steps_per_s_vs_sb3"] = {k: round(v / rates["sb3"], 2) for k, v in rates.items()}
     if args.out is not None:
         atomic_write_json(args.out.with_suffix(".json"), result)
         plot(result, args.out.with_suffix(".png"))

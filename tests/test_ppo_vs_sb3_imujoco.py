@@ -39,15 +39,18 @@ def test_quick_mode_json(
     assert result["torch_threads"] == 1 and result["num_envs"] == 4
     budget = result["env_steps_budget"]
     assert budget == 2 * 4 * result["settings"]["num_steps"]
-    assert [a["arm"] for a in result["arms"]] == ["ours", "sb3"]
-    assert result["arms"][0]["env"] == "IMuJoCoBatchedEnv"
+    assert [a["arm"] for a in result["arms"]] == ["ours", "sb3", "sb3_batched"]
+    kinds = [a["env"] for a in result["arms"]]
+    assert kinds == ["IMuJoCoBatchedEnv", "DummyVecEnv+VecNormalize", "Sb3VecEnv+VecNormalize"]
+    assert len(result["load_average_before"]) == 3 == len(result["load_average_after"])
     for arm in result["arms"]:
         assert arm["env_steps"] == budget
         assert arm["train_seconds"] > 0 and arm["steps_per_s"] > 0
-        assert len(arm["load_average_before"]) == 3 == len(arm["load_average_after"])
         steps = [p["env_steps"] for p in arm["curve"]]
         assert steps == [0, budget // 2, budget]
         seconds = [p["train_seconds"] for p in arm["curve"]]
         assert seconds == sorted(seconds)
+        assert all(p["load_1min"] >= 0 for p in arm["curve"])
         assert arm["final_return_mean"] == arm["curve"][-1]["return_mean"]
-    assert result["speedup_steps_per_s"] > 0
+    assert result["steps_per_s_vs_sb3"]["sb3"] == 1.0
+    assert set(result["steps_per_s_vs_sb3"]) == {"ours", "sb3", "sb3_batched"}
