@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.env, args.offline, args.expert = quick_data(args.out / "data")
         args.preset, args.seeds = "tiny", args.seeds[:1]
         args.expert_return = args.expert_return or QUICK_EXPERT_RETURN
+        args.extra = [*args.extra, "--bc-baseline-steps", "10"]
     elif not (args.env and args.offline and args.expert):
         raise ValueError("--env, --offline and --expert are required (or --quick)")
     example = load_script(EXAMPLE)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -62,7 +63,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model_env": {},
         "cost": {"lambda_b": 0.0025, "bw_quantile": 0.1},
         "npg": {"cg_iters": 25, "bc_reg_coeff": 0.1},
-        "iterations": 150, "samples_per_iter": 10_000, "num_worlds": 100, "bc_epochs": 1,
+        "iterations": 300, "samples_per_iter": 10_000, "num_worlds": 100, "bc_epochs": 1,
         "expert_samples": 500, "eval_every": 10,
     },
     "tiny": {
@@ -101,7 +102,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--baselines", action="store_true", help="also train and score BC baselines")
-    p.add_argument("--bc-baseline-epochs", type=int, default=20, help="epochs of BC baselines")
+    p.add_argument(
+        "--bc-baseline-epochs",
+        type=int,
+        default=20,
+        help="epochs of a BC baseline: at least this many, and enough for "
+        "--bc-baseline-steps minibatches of 64",
+    )
+    p.add_argument("--bc-baseline-steps", type=int, default=5000)
     p.add_argument("--force", action="store_true", help="overwrite a finished run in --out")
     p.add_argument("--no-progress", action="store_true")
     ints = ("iterations", "samples_per_iter", "num_worlds", "bc_epochs", "expert_samples",
@@ -202,7 +210,7 @@ def bc_baselines(
                                       torch.cat([expert.actions, offline.actions]))}  # fmt: skip
     out = {}
     for name, (obs, acts) in sets.items():
-        epochs = args.bc_baseline_epochs
+        epochs = max(args.bc_baseline_epochs, math.ceil(args.bc_baseline_steps * 64 / len(obs)))
         policy = train_bc(obs, acts, config.npg, epochs, seed=args.seed)
         out[name] = {**evaluator(policy), "pairs": len(obs), "epochs": epochs}
     return out

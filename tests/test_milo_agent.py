@@ -343,6 +343,7 @@ def test_toy_run_end_to_end(tmp_path: Path, hopper_npz: Path, capsys) -> None:
     out = tmp_path / "run"
     argv = ["--env", ENV_ID, "--offline", str(hopper_npz), "--expert", str(hopper_npz),
             "--preset", "tiny", "--out", str(out), "--baselines", "--bc-baseline-epochs", "1",
+            "--bc-baseline-steps", "1",
             "--no-progress"]  # fmt: skip
     result = script.main(argv)
     history = json.loads((out / "history.json").read_text())
