@@ -189,7 +189,28 @@ class ReplayBuffer:
         self.head = int(state["head"])
 
 
-class AMP:
+class DiscriminatorState:
+    """Checkpoint state of a style module holding ``disc``, ``optimizer`` and ``replay``
+    (AMP, ADD)."""
+
+    disc: nn.Module
+    optimizer: torch.optim.Optimizer
+    replay: ReplayBuffer
+
+    def state_dict(self) -> dict:
+        return {
+            "disc": self.disc.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "replay": self.replay.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.disc.load_state_dict(state["disc"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.replay.load_state_dict(state["replay"])
+
+
+class AMP(DiscriminatorState):
     """The AMP reward model: style rewards for a rollout and the discriminator update.
 
     Args:
@@ -291,15 +312,3 @@ class AMP:
             "disc/accuracy_agent": acc_agent,
             "disc/accuracy_demo": acc_demo,
         }
-
-    def state_dict(self) -> dict:
-        return {
-            "disc": self.disc.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "replay": self.replay.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.disc.load_state_dict(state["disc"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.replay.load_state_dict(state["replay"])

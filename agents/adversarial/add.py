@@ -26,6 +26,7 @@ from torch import nn
 from imitenvs.agents import distributed
 from imitenvs.agents.amp import (
     AMPConfig,
+    DiscriminatorState,
     ReplayBuffer,
     discriminator_loss,
     gradient_penalty,
@@ -185,7 +186,7 @@ class DiffDiscriminator(nn.Module):
         return self.head(self.trunk(d_norm)).squeeze(-1)
 
 
-class ADD:
+class ADD(DiscriminatorState):
     """The ADD reward model: rewards for a rollout and the discriminator update.
 
     Args:
@@ -276,18 +277,6 @@ class ADD:
             "add/logit_zero": pos_logits.detach().mean(),
             "add/logit_agent": neg_logits.detach().mean(),
         }
-
-    def state_dict(self) -> dict:
-        return {
-            "disc": self.disc.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "replay": self.replay.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.disc.load_state_dict(state["disc"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.replay.load_state_dict(state["replay"])
 
 
 class ADDRunner(Runner):
