@@ -10,9 +10,11 @@ and scores every policy by its true return in the real env, normalised as D4RL d
 ``100 · (R − R_random) / (R_expert − R_random)``. ``R_expert`` is the mean return of the
 expert dataset's complete episodes (its recorded rewards; ``--expert-return`` for files
 without them), ``R_random`` the mean return of uniformly random actions over 20 episodes.
-Compared: MILO's final policy (and its best evaluation, reported separately since picking
-it uses the true return), BC on the expert pairs MILO sees, BC on expert + all offline
-pairs. ``--plot`` draws MILO's normalised return over model samples (mean ± std over
+Compared: MILO's final policy, the mean of its last 5 evaluations (one NPG step moves the
+return a lot) and its best evaluation (reported separately: picking it uses the true
+return), BC on the expert pairs MILO sees, BC on expert + all offline pairs. ``--reuse``
+scores seed folders that already hold a finished run (a benchmark cut short goes on where it
+stopped). ``--plot`` draws MILO's normalised return over model samples (mean ± std over
 seeds) with the BC levels. ``--quick`` makes its own toy data with random actions and
 normalises against a nominal expert return of 1000: it checks the pipeline, not the result.
 """
@@ -37,7 +39,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_milo.py"
 QUICK_VARIANT = "hopper-massdec_25_footgeom"
 QUICK_EXPERT_RETURN = 1000.0
 """``--quick``'s toy expert is random too: scores are normalised against this nominal return"""
-METHODS = ("milo_final", "milo_best", "bc_expert", "bc_expert_offline")
+METHODS = ("milo_final", "milo_last5", "milo_best", "bc_expert", "bc_expert_offline")
+LAST = 5
+"""``milo_last5``: the mean of the last 5 evaluations (less noisy than the last one alone)"""
 
 
 def random_return(env_id: str, episodes: int = 20, seed: int = 0) -> float:
@@ -70,6 +74,17 @@ def quick_data(folder: Path) -> tuple[str, Path, Path]:
     off = save_npz(folder / "offline.npz", collect(QUICK_VARIANT, policy, 2, 60, 0, False))
     exp = save_npz(folder / "expert.npz", collect(QUICK_VARIANT, policy, 1, 60, 1, False))
     return f"imitenvs/iMuJoCo-{QUICK_VARIANT}-v0", off, exp
+
+
+def finished_run(args: argparse.Namespace, seed: int) -> dict[str, Any] | None:
+    """The ``result.json`` of a finished seed folder of the same env and preset, else None."""
+    path = args.out / f"seed{seed}" / "result.json"
+    if not path.is_file():
+        return None
+    res = json.loads(path.read_text())
+    if (res.get("env"), res.get("preset"), res.get("seed")) != (args.env, args.preset, seed):
+        raise ValueError(f"{path} is a run of another env, preset or seed: --force reruns it")
+    return res
 
 
 def normalise(ret: float, r_random: float, r_expert: float) -> float:
@@ -112,6 +127,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--plot", type=Path, help="learning-curve figure")
     p.add_argument("--json", type=Path, help="also write the result here")
     p.add_argument("--force", action="store_true", help="rerun into existing run folders")
+    p.add_argument(
+        "--reuse", action="store_true", help="score finished seed folders instead of rerunning"
+    )
     p.add_argument("--quick", action="store_true", help="toy data, tiny preset, one seed")
     p.add_argument("extra", nargs="*", help="after --: more flags for train_milo.py")
     args = p.parse_args(argv)
@@ -137,9 +155,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.expert_episodes:
             run_argv += ["--expert-episodes", str(args.expert_episodes)]
         run_argv += (["--force"] if args.force else []) + args.extra
-        res = example.train(run_argv)
+        res = finished_run(args, seed) if args.reuse else None
+        res = res or example.train(run_argv)
         history = json.loads((args.out / f"seed{seed}" / "history.json").read_text())
         raw = {"milo_final": res["milo"]["final_return"], "milo_best": res["milo"]["best_return"],
+               "milo_last5": float(np.mean([h["return_mean"] for h in history[-LAST:]])),
                **{k: v["return_mean"] for k, v in res["bc"].items()}}  # fmt: skip
         runs.append({"seed": seed, "minutes": res["minutes"], "raw": raw, "history": history,
                      "normalised": {k: normalise(v, r_rand, r_exp) for k, v in raw.items()},
