@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import platform
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -126,11 +127,21 @@ class Arm:
     def close(self) -> None:
         pass
 
+    def keep_rng(self) -> None:
+        """Take the global RNG state as this arm's own (SB3 draws its action noise and
+        minibatches from the global torch and numpy RNGs); each block restores it and keeps what
+        is left, so the interleaved arms do not shift each other's random streams."""
+        self.rng = (random.getstate(), np.random.get_state(), torch.get_rng_state())  # noqa: NPY002
+
     def block(self, steps: int) -> None:
-        """Train until ``steps`` (timed), then evaluate (not timed)."""
+        """Train until ``steps`` (timed, on the arm's own RNG state), then evaluate (not timed)."""
+        random.setstate(self.rng[0])
+        np.random.set_state(self.rng[1])  # noqa: NPY002 (SB3 draws from the legacy global RNG)
+        torch.set_rng_state(self.rng[2])
         start = time.perf_counter()
         self.train_until(steps)
         self.seconds += time.perf_counter() - start
+        self.keep_rng()
         self.evaluate()
 
     def evaluate(self) -> None:
@@ -324,6 +335,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name in args.arms:
             arm = OursArm(args, iterations) if name == "ours" else Sb3Arm(args, name != "sb3")
             arms.append(arm)
+            arm.keep_rng()
             arm.evaluate()  # the untrained policy, at step 0
         for k, steps in enumerate(at_steps):  # interleaved blocks, the order rotating
             for arm in arms[k % len(arms) :] + arms[: k % len(arms)]:
