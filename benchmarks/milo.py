@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "env": args.env, "preset": args.preset, "seeds": args.seeds,
         "expert_return": r_exp, "random_return": r_rand,
         "offline": runs[0]["offline"], "expert": runs[0]["expert"],
-        "normalised": summary, "minutes": (time.perf_counter() - start) / 60,
+        "normalised": summary, "minutes": sum(r["minutes"] for r in runs),
+        "wall_minutes": (time.perf_counter() - start) / 60,
         "runs": [{k: v for k, v in r.items() if k != "history"} for r in runs],
         "curves": {r["seed"]: [[h["model_samples"], h["return_mean"]] for h in r["history"]]
                    for r in runs},
