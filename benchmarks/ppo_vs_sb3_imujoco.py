@@ -7,9 +7,10 @@
 Arms on one iMuJoCo variant (default ``imitenvs/iMuJoCo-hopper-massdec_25_footgeom-v0``), with
 the same N, the same env-step budget and the same PPO settings (:data:`SETTINGS`):
 
-* ``ours``: :class:`imitenvs.agents.runner.Runner` (the PPO core behind ``python -m
-  imitenvs.agents.train --algo ppo``) on ``gymnasium.make(id, num_envs=N)``, the batched env
-  (:func:`imitenvs.agents.vec.make_env` picks it for every id with a batched twin);
+* ``ours``: :class:`imitenvs.agents.runner.Runner` with the trainer's locomotion preset (what
+  ``python -m imitenvs.agents.train --algo ppo --env <id>`` builds) on ``gymnasium.make(id,
+  num_envs=N)``, the batched env (:func:`imitenvs.agents.vec.make_env` picks it for every id
+  with a batched twin);
 * ``sb3``: Stable-Baselines3 PPO on SB3's ``DummyVecEnv`` of N single ``gymnasium.make(id)``
   envs (``make_vec_env``, each in SB3's ``Monitor``) under ``VecNormalize``: what an SB3 user
   writes (rl-zoo's MuJoCo setting). ``DummyVecEnv`` steps the N v5 envs one after the other
@@ -48,7 +49,7 @@ import torch
 
 import imitenvs
 from imitenvs.agents.evaluation import ppo_policy, run_episodes
-from imitenvs.agents.ppo import PPOConfig
+from imitenvs.agents.presets import LOCOMOTION_PPO
 from imitenvs.agents.runner import RunConfig, Runner
 from imitenvs.core.files import atomic_path, atomic_write_json
 from imitenvs.core.scripts import run_main
@@ -59,42 +60,21 @@ ENV_ID = "imitenvs/iMuJoCo-hopper-massdec_25_footgeom-v0"
 EVAL_SEED = 1000
 ARMS = ("ours", "sb3", "sb3_batched")
 
+SHARED = ("num_steps", "epochs", "num_minibatches", "learning_rate", "gamma", "lam", "clip")
+SHARED += ("value_coef", "entropy_coef", "max_grad_norm", "init_log_std")
 SETTINGS: dict[str, Any] = {
-    "num_steps": 32,
-    "epochs": 10,
-    "num_minibatches": 8,
-    "learning_rate": 3e-4,
-    "gamma": 0.99,
-    "lam": 0.95,
-    "clip": 0.2,
-    "value_coef": 0.5,
-    "entropy_coef": 0.0,
-    "max_grad_norm": 0.5,
-    "init_log_std": 0.0,
-    "hidden": [64, 64],
+    **{k: getattr(LOCOMOTION_PPO, k) for k in SHARED},
+    "hidden": list(LOCOMOTION_PPO.hidden),
     "activation": "relu",
 }
-"""The PPO settings of both arms: SB3's (and rl-zoo's MuJoCo) defaults (lr 3e-4, 10 epochs,
-gamma 0.99, lambda 0.95, clip 0.2, value coefficient 0.5, no entropy bonus, gradient clip 0.5,
-log-std 0 learned, two hidden layers of 64) with ReLU for both and minibatches of N*T/8 (SB3's
-default 64 would make the CPU update, not the env, the cost being compared)."""
-
-
-def ppo_config(settings: dict[str, Any]) -> PPOConfig:
-    """Our :class:`PPOConfig` for :data:`SETTINGS`: learned log-std, no bounds loss (SB3 has
-    none), observations and values normalised by running statistics (SB3's arm normalises
-    observations and rewards with ``VecNormalize``)."""
-    keys = ("num_steps", "epochs", "num_minibatches", "learning_rate", "gamma", "lam", "clip")
-    return PPOConfig(
-        **{k: settings[k] for k in keys},
-        value_coef=settings["value_coef"],
-        entropy_coef=settings["entropy_coef"],
-        max_grad_norm=settings["max_grad_norm"],
-        init_log_std=settings["init_log_std"],
-        learn_std=True,
-        bounds_coef=0.0,
-        hidden=tuple(settings["hidden"]),
-    )
+"""The PPO settings of every arm, read from the trainer's locomotion preset
+(:data:`imitenvs.agents.presets.LOCOMOTION_PPO`, ``python -m imitenvs.agents.train --algo ppo
+--env <iMuJoCo id>``): SB3's (and rl-zoo's MuJoCo) defaults (lr 3e-4, 10 epochs, gamma 0.99,
+lambda 0.95, clip 0.2, value coefficient 0.5, no entropy bonus, gradient clip 0.5, log-std 0
+learned, two hidden layers of 64) with ReLU for both and minibatches of N*T/8 (SB3's default 64
+would make the CPU update, not the env, the cost being compared). Ours also has no bounds loss
+(SB3 has none) and normalises observations and values with running statistics; SB3's arms
+normalise observations and rewards with ``VecNormalize``."""
 
 
 class Arm:
@@ -194,7 +174,7 @@ class OursArm(Arm):
             logger="none",
             algo="ppo",
         )
-        self.runner = Runner(run, ppo_config(SETTINGS))
+        self.runner = Runner(run, LOCOMOTION_PPO)
         self.env_kind = type(self.runner.env.env.unwrapped).__name__
         self._policy = ppo_policy(self.runner.ppo, gymnasium.make(args.env).action_space)
         self._per_iteration = args.num_envs * SETTINGS["num_steps"]
