@@ -20,7 +20,7 @@ import gymnasium
 import numpy as np
 
 from imitenvs.agents import episode
-from imitenvs.agents.ppo import require
+from imitenvs.agents.onpolicy.ppo import require
 
 Objective = Callable[[float, dict[str, Any]], float]
 

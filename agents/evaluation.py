@@ -55,10 +55,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from imitenvs.agents.amp import AMPConfig, Discriminator, style_reward
+from imitenvs.agents.adversarial.amp import AMPConfig, Discriminator, style_reward
 from imitenvs.agents.episode import run_episode
-from imitenvs.agents.ppo import PPO, PPOConfig
-from imitenvs.agents.runner import RunConfig, read_checkpoint
+from imitenvs.agents.onpolicy.ppo import PPO, PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, read_checkpoint
 from imitenvs.assets import asset_path
 from imitenvs.core.files import load_torch, save_torch
 from imitenvs.data.dtw import dtw_cost as dtw_cost  # the one DP (imitenvs.data.dtw)
@@ -373,9 +373,9 @@ def _cycle_frames(batch: Any, clip: int) -> int:
 
 # ------------------------------------------------------------------------- checkpoints
 def load_checkpoint(checkpoint: str | Path, device: str = "cpu") -> dict[str, Any]:
-    """The dict :meth:`imitenvs.agents.runner.Runner.save` wrote (tensors on ``device``), read
-    with ``weights_only`` and checked against its digest
-    (:func:`imitenvs.agents.runner.read_checkpoint`)."""
+    """The dict :meth:`imitenvs.agents.onpolicy.runner.Runner.save` wrote (tensors on
+    ``device``), read with ``weights_only`` and checked against its digest
+    (:func:`imitenvs.agents.onpolicy.runner.read_checkpoint`)."""
     return read_checkpoint(checkpoint, device)
 
 
@@ -497,7 +497,7 @@ def transition_style_reward(
     side, ``[s, s']`` for :class:`~imitenvs.wrappers.paired_obs.PairedObservation` (maze, PushT:
     ``[s_{t-1}, s_t]``) or ``[s', s]`` with ``newest_first`` (the humanoid's
     ``[s_t, s_{t-1}]``). The discriminator adds its own delta features and normalisation. The
-    reward is :func:`imitenvs.agents.amp.style_reward` with ``cfg.reward_scale`` and
+    reward is :func:`imitenvs.agents.adversarial.amp.style_reward` with ``cfg.reward_scale`` and
     ``cfg.loss``. For the maze, whose observation is the agent position ``(x, y)`` and
     nothing else, this is a :data:`imitenvs.viz.TransitionScore` for
     :func:`imitenvs.viz.maze_heatmap`.

@@ -6,7 +6,7 @@ A *family* is ``humanoid`` (every humanoid id), ``maze`` (``imitenvs/Maze-v0``),
 laptop; the command line scales it (``--num-envs``, ``--iterations``, ``--num-steps``).
 
 - :data:`PRESETS`: PPO and its extensions (``ppo``, ``deepmimic``, ``amp``, ``near``), keyed by
-  ``(algo, family)``, built into a :class:`~imitenvs.agents.runner.Runner` by
+  ``(algo, family)``, built into a :class:`~imitenvs.agents.onpolicy.runner.Runner` by
   :func:`build_ppo_runner`;
 - :data:`AWR_PRESETS`: AWR, built into an
   :class:`~imitenvs.agents.offpolicy.awr_runner.AWRRunner` by :func:`build_awr_runner`;
@@ -24,12 +24,18 @@ import gymnasium
 
 import imitenvs
 from imitenvs.agents import distributed
-from imitenvs.agents.amp import AMPConfig
-from imitenvs.agents.near import NEARConfig, demo_pairs, load_energy, save_energy, train_energy
+from imitenvs.agents.adversarial.amp import AMPConfig
+from imitenvs.agents.adversarial.near import (
+    NEARConfig,
+    demo_pairs,
+    load_energy,
+    save_energy,
+    train_energy,
+)
 from imitenvs.agents.offpolicy.awr import AWRConfig
 from imitenvs.agents.offpolicy.awr_runner import AWRRunner
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig, Runner
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,11 @@ separated tokens, ``#`` starts a comment that runs to the end of its line; Mimic
 ``--num_envs`` works too. Arguments given on the command line override the file's.
 
 Adding an algorithm (ADD, ASE, ...): write a builder ``build(args, dist) -> trainer`` where the
-trainer has ``run`` (a :class:`~imitenvs.agents.runner.RunConfig` with ``algo`` set, e.g. from
-:func:`imitenvs.agents.presets.run_config`), ``train(evaluate=None) -> dict``, ``load(path)``,
-``close()``, ``iteration`` and ``global_step`` (a PPO-core extension usually returns a
-:class:`~imitenvs.agents.runner.Runner`), and give it one line in :data:`ALGORITHMS`::
+trainer has ``run`` (a :class:`~imitenvs.agents.onpolicy.runner.RunConfig` with ``algo`` set,
+e.g. from :func:`imitenvs.agents.presets.run_config`), ``train(evaluate=None) -> dict``,
+``load(path)``, ``close()``, ``iteration`` and ``global_step`` (a PPO-core extension usually
+returns a :class:`~imitenvs.agents.onpolicy.runner.Runner`), and give it one line in
+:data:`ALGORITHMS`::
 
     ALGORITHMS["add"] = Algorithm("add", "imitenvs/HumanoidAMP-v0", build_add, "PPO + ADD")
 
@@ -59,7 +60,7 @@ import torch
 from imitenvs.agents import distributed, play, presets, train_outputs
 from imitenvs.agents.adversarial import presets as adversarial_presets
 from imitenvs.agents.logs import LOGGERS, check_logger
-from imitenvs.agents.runner import read_checkpoint
+from imitenvs.agents.onpolicy.runner import read_checkpoint
 from imitenvs.core.scripts import run_main
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@
   map (``disc_heatmap.png``); on a humanoid id a GIF of one episode (``policy.gif``); on any
   other id the return of the mean policy over ``--eval-episodes`` episodes.
 
-Every runner here is a PPO :class:`~imitenvs.agents.runner.Runner` or an
+Every runner here is a PPO :class:`~imitenvs.agents.onpolicy.runner.Runner` or an
 :class:`~imitenvs.agents.offpolicy.awr_runner.AWRRunner`: both have ``run``, ``global_step`` and
 a policy with ``act_deterministic`` (``runner.ppo`` / ``runner.agent``).
 """

@@ -23,8 +23,8 @@ import torch
 
 from imitenvs.agents.evaluation import ppo_policy, run_episodes
 from imitenvs.agents.offpolicy.awr_runner import AWRRunner
+from imitenvs.agents.onpolicy.runner import RunConfig
 from imitenvs.agents.presets import AWR_PRESETS
-from imitenvs.agents.runner import RunConfig
 from imitenvs.core.scripts import run_main
 
 ENV_ID = "Pendulum-v1"

@@ -2,7 +2,7 @@
 
     python benchmarks/ppo_pendulum.py --timesteps 200000
 
-Trains :class:`imitenvs.agents.runner.Runner` (PPO only, a SAME_STEP ``SyncVectorEnv``; the
+Trains :class:`imitenvs.agents.onpolicy.runner.Runner` (PPO only, a SAME_STEP ``SyncVectorEnv``; the
 ``[-1, 1]`` policy range is mapped onto the torque box) and prints one JSON object with the
 mean return of the deterministic policy over 10 episodes (``solved``: >= -200), the steps and
 the wall time.
@@ -18,8 +18,8 @@ import gymnasium
 import numpy as np
 import torch
 
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner, play_episode
 from imitenvs.agents.presets import GYM_PPO
-from imitenvs.agents.runner import RunConfig, Runner, play_episode
 from imitenvs.core.scripts import run_main
 
 

@@ -7,7 +7,8 @@
 Arms on one iMuJoCo variant (default ``imitenvs/iMuJoCo-hopper-massdec_25_footgeom-v0``), with
 the same N, the same env-step budget and the same PPO settings (:data:`SETTINGS`):
 
-* ``ours``: :class:`imitenvs.agents.runner.Runner` with the trainer's locomotion preset (what
+* ``ours``: :class:`imitenvs.agents.onpolicy.runner.Runner` with the trainer's locomotion
+  preset (what
   ``python -m imitenvs.agents.train --algo ppo --env <id>`` builds) on ``gymnasium.make(id,
   num_envs=N)``, the batched env (:func:`imitenvs.agents.vec.make_env` picks it for every id
   with a batched twin);
@@ -49,8 +50,8 @@ import torch
 
 import imitenvs
 from imitenvs.agents.evaluation import ppo_policy, run_episodes
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
 from imitenvs.agents.presets import LOCOMOTION_PPO
-from imitenvs.agents.runner import RunConfig, Runner
 from imitenvs.core.files import atomic_path, atomic_write_json
 from imitenvs.core.scripts import run_main
 

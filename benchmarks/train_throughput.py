@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 import imitenvs
-from imitenvs.agents.runner import Runner
+from imitenvs.agents.onpolicy.runner import Runner
 from imitenvs.core.files import atomic_write_json
 from imitenvs.core.scripts import load_script, run_main
 

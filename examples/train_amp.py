@@ -21,8 +21,8 @@ import argparse
 import sys
 
 from imitenvs.agents import train
+from imitenvs.agents.onpolicy.runner import Runner
 from imitenvs.agents.presets import PRESETS  # noqa: F401  (the presets, for other scripts)
-from imitenvs.agents.runner import Runner
 from imitenvs.agents.train_outputs import evaluate_maze, save_disc_heatmap  # noqa: F401
 from imitenvs.core.scripts import run_main
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from imitenvs.agents import train
-from imitenvs.agents.runner import Runner
+from imitenvs.agents.onpolicy.runner import Runner
 from imitenvs.core.scripts import run_main
 
 

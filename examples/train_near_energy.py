@@ -5,7 +5,8 @@
 
 The pairs are the ones AMP's discriminator sees (``imitenvs.agents.vec.demo_source``): the
 shipped maze demos as ``[s_{t-1}, s_t]``, or pairs ``[s_t, s_{t-1}]`` drawn from the humanoid's
-motion clips. Writes ``energy.pt`` (``imitenvs.agents.near.load_energy`` reads it) to ``--out``
+motion clips. Writes ``energy.pt`` (``imitenvs.agents.adversarial.near.load_energy`` reads
+it) to ``--out``
 and, for the maze, heat maps of the energy at a few noise levels (``energy_level<c>.png``).
 Prints a JSON summary.
 """
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 import imitenvs
-from imitenvs.agents.near import EnergyModel, demo_pairs, save_energy, train_energy
+from imitenvs.agents.adversarial.near import EnergyModel, demo_pairs, save_energy, train_energy
 from imitenvs.agents.presets import ENERGY_PRESETS
 from imitenvs.core.scripts import run_main
 

@@ -26,9 +26,9 @@ import gymnasium
 import numpy as np
 import torch
 
-from imitenvs.agents.near import NEARConfig, load_energy
+from imitenvs.agents.adversarial.near import NEARConfig, load_energy
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner, play_episode
 from imitenvs.agents.presets import PRESETS
-from imitenvs.agents.runner import RunConfig, Runner, play_episode
 from imitenvs.core.scripts import load_script, run_main
 
 log = logging.getLogger("train_near_maze")

@@ -35,8 +35,8 @@ from imitenvs.agents.adversarial.ase import (
     play_latents,
     sample_latents,
 )
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig
 from imitenvs.agents.vec import VecStep
 from imitenvs.core.scripts import load_script
 

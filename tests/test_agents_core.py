@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from imitenvs.agents.amp import (
+from imitenvs.agents.adversarial.amp import (
     AMPConfig,
     Discriminator,
     ReplayBuffer,
@@ -17,9 +17,9 @@ from imitenvs.agents.amp import (
 )
 from imitenvs.agents.cem import CEMConfig
 from imitenvs.agents.normalizer import RunningMeanStd
-from imitenvs.agents.ppo import PPOConfig, bounds_loss, clipped_surrogate_loss, value_loss
-from imitenvs.agents.runner import RunConfig
-from imitenvs.agents.storage import RolloutStorage, compute_gae
+from imitenvs.agents.onpolicy.ppo import PPOConfig, bounds_loss, clipped_surrogate_loss, value_loss
+from imitenvs.agents.onpolicy.runner import RunConfig
+from imitenvs.agents.onpolicy.storage import RolloutStorage, compute_gae
 
 torch.set_num_threads(1)
 

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from imitenvs.agents import evaluation
-from imitenvs.agents.amp import AMPConfig, style_reward
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig, Runner
+from imitenvs.agents.adversarial.amp import AMPConfig, style_reward
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
 from imitenvs.motion.quat import quat_mul
 from imitenvs.viz import transition_grid
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from imitenvs.agents.near import (
+from imitenvs.agents.adversarial.near import (
     NEAR,
     EnergyModel,
     EnergyNet,
@@ -28,9 +28,9 @@ from imitenvs.agents.near import (
     sigma_schedule,
     train_energy,
 )
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig, Runner
-from imitenvs.agents.storage import RolloutStorage
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
+from imitenvs.agents.onpolicy.storage import RolloutStorage
 from imitenvs.core.files import CorruptFileError, save_torch
 
 torch.set_num_threads(1)

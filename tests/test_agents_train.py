@@ -13,10 +13,10 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from imitenvs.agents.amp import AMPConfig
+from imitenvs.agents.adversarial.amp import AMPConfig
 from imitenvs.agents.cem import CEMConfig, CEMPlanner, run_episode
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig, Runner
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
 from imitenvs.agents.vec import VecAdapter, make_env
 
 torch.set_num_threads(1)

@@ -21,8 +21,8 @@ from imitenvs.agents.adversarial.ase_eval import (
     load_ase_discriminator,
 )
 from imitenvs.agents.evaluation import load_policy
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig
 
 ENV_ID = "imitenvs/HumanoidAMP-v0"
 KWARGS = {"motion_file": "default.yaml", "max_episode_steps": 12}

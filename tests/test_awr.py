@@ -18,7 +18,7 @@ from imitenvs.agents.offpolicy.awr import (
     td_lambda_returns,
 )
 from imitenvs.agents.offpolicy.awr_runner import AWRRunner
-from imitenvs.agents.runner import RunConfig, read_checkpoint
+from imitenvs.agents.onpolicy.runner import RunConfig, read_checkpoint
 
 
 def test_td_lambda_returns_against_hand_computed_values() -> None:

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from imitenvs.agents import evaluation
-from imitenvs.agents.ppo import LR_BOUNDS, PPO, PPOConfig
+from imitenvs.agents.onpolicy.ppo import LR_BOUNDS, PPO, PPOConfig
 from imitenvs.core.files import CorruptFileError
 from imitenvs.envs.humanoid.imitate import TrackedPose, tracking_errors
 from imitenvs.motion import MotionState

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from imitenvs.agents.amp import AMPConfig
+from imitenvs.agents.adversarial.amp import AMPConfig
 from imitenvs.agents.evaluation import load_policy
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig, Runner, read_checkpoint
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner, read_checkpoint
 from imitenvs.core.files import (
     CHECKSUM_KEY,
     CorruptFileError,

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from imitenvs.agents.amp import AMPConfig
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig, Runner
+from imitenvs.agents.adversarial.amp import AMPConfig
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
 from imitenvs.cli import main as cli_main
 from imitenvs.core.files import CorruptFileError
 from imitenvs.data.milo.dataset import (

@@ -138,8 +138,8 @@ def _load_runner(path: Path) -> None:
 
 
 def _resume_runner(path: Path) -> None:
-    from imitenvs.agents.ppo import PPOConfig
-    from imitenvs.agents.runner import RunConfig, Runner
+    from imitenvs.agents.onpolicy.ppo import PPOConfig
+    from imitenvs.agents.onpolicy.runner import RunConfig, Runner
 
     runner = Runner(RunConfig(env_id="imitenvs/Maze-v0", num_envs=1, progress=False),
                     PPOConfig(num_steps=2, num_minibatches=1, epochs=1))  # fmt: skip
@@ -150,7 +150,7 @@ def _resume_runner(path: Path) -> None:
 
 
 def _load_energy(path: Path) -> None:
-    from imitenvs.agents.near import load_energy
+    from imitenvs.agents.adversarial.near import load_energy
 
     load_energy(path)
 

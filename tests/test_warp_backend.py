@@ -17,9 +17,9 @@ import pytest
 import torch
 
 import imitenvs  # noqa: F401  (registers the ids)
-from imitenvs.agents.amp import AMPConfig
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig, Runner
+from imitenvs.agents.adversarial.amp import AMPConfig
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
 from imitenvs.envs.humanoid import HumanoidAMPEnv
 from imitenvs.motion import load_humanoid
 from imitenvs.sim import make_backend

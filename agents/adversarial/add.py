@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from imitenvs.agents import distributed
-from imitenvs.agents.amp import (
+from imitenvs.agents.adversarial.amp import (
     AMPConfig,
     DiscriminatorState,
     ReplayBuffer,
@@ -32,11 +32,11 @@ from imitenvs.agents.amp import (
     gradient_penalty,
     style_reward,
 )
+from imitenvs.agents.adversarial.near import EnergyModel, NEARConfig
 from imitenvs.agents.distributed import average_gradients
-from imitenvs.agents.near import EnergyModel, NEARConfig
-from imitenvs.agents.ppo import PPOConfig, mlp, require
-from imitenvs.agents.runner import RunConfig, Runner
-from imitenvs.agents.storage import RolloutStorage
+from imitenvs.agents.onpolicy.ppo import PPOConfig, mlp, require
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
+from imitenvs.agents.onpolicy.storage import RolloutStorage
 
 ADD_INFO_KEY = "add_obs"
 """the ``info`` key of ``[x_sim, x_ref]`` (``HumanoidImitate-v0`` with ``add_obs=True``)"""
@@ -280,7 +280,7 @@ class ADD(DiscriminatorState):
 
 
 class ADDRunner(Runner):
-    """The on-policy :class:`~imitenvs.agents.runner.Runner` with :class:`ADD` as its style
+    """The on-policy :class:`~imitenvs.agents.onpolicy.runner.Runner` with :class:`ADD` as its style
     module, on a tracking env that gives ``info["add_obs"]`` (``add_obs=True`` is added to
     ``run.env_kwargs``). Checkpoints keep ADD where AMP's state goes (``amp`` / ``amp_cfg``).
 

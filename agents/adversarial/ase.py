@@ -8,7 +8,8 @@ up or its episode ends. The reward is
 
 ``r = w_task r_task + w_style r_style(D(x)) + w_enc max(z . q(x), 0)``,
 
-with ``x`` the AMP transition, ``D`` AMP's discriminator (:mod:`imitenvs.agents.amp`) and
+with ``x`` the AMP transition, ``D`` AMP's discriminator
+(:mod:`imitenvs.agents.adversarial.amp`) and
 ``q(x)`` the encoder's unit-norm prediction of ``z``: a von Mises-Fisher log-likelihood up to
 its concentration and constant. The encoder minimises ``-mean(z . q(x))``. A diversity term
 ``w_div * mean((target - mean_a (mu(s, z') - mu(s, z))^2 / ((1 - z . z') / 2 + 1e-5))^2)``
@@ -34,12 +35,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from imitenvs.agents import distributed
-from imitenvs.agents.amp import AMP, AMPConfig, style_reward
+from imitenvs.agents.adversarial.amp import AMP, AMPConfig, style_reward
+from imitenvs.agents.adversarial.near import EnergyModel, NEARConfig
 from imitenvs.agents.distributed import average_gradients
-from imitenvs.agents.near import EnergyModel, NEARConfig
-from imitenvs.agents.ppo import PPO, PPOConfig, mlp, require
-from imitenvs.agents.runner import RunConfig, Runner
-from imitenvs.agents.storage import RolloutStorage
+from imitenvs.agents.onpolicy.ppo import PPO, PPOConfig, mlp, require
+from imitenvs.agents.onpolicy.runner import RunConfig, Runner
+from imitenvs.agents.onpolicy.storage import RolloutStorage
 from imitenvs.agents.vec import VecAdapter, VecStep, make_env
 
 
@@ -372,7 +373,8 @@ class ASE:
 
 
 class ASERunner(Runner):
-    """The on-policy :class:`~imitenvs.agents.runner.Runner` pre-training ASE: envs behind a
+    """The on-policy :class:`~imitenvs.agents.onpolicy.runner.Runner` pre-training ASE: envs
+    behind a
     :class:`LatentAdapter`, :class:`ASEPPO` as the policy, :class:`ASE` in AMP's slot
     (checkpoints keep it under ``amp`` / ``amp_cfg``). The env must give ``info["amp_obs"]``
     and ``sample_amp_demos`` (``imitenvs/HumanoidAMP-v0``, e.g. on ``default.yaml``)."""

@@ -34,8 +34,8 @@ import gymnasium
 import numpy as np
 import torch
 
+from imitenvs.agents.adversarial.amp import AMPConfig, Discriminator
 from imitenvs.agents.adversarial.ase import ASEConfig, sample_latents
-from imitenvs.agents.amp import AMPConfig, Discriminator
 from imitenvs.agents.episode import run_episode
 from imitenvs.agents.evaluation import (
     PolicyFn,
@@ -45,8 +45,8 @@ from imitenvs.agents.evaluation import (
     ppo_policy,
     transition_style_reward,
 )
-from imitenvs.agents.ppo import PPO
-from imitenvs.agents.runner import read_checkpoint
+from imitenvs.agents.onpolicy.ppo import PPO
+from imitenvs.agents.onpolicy.runner import read_checkpoint
 from imitenvs.core.files import atomic_write_json
 from imitenvs.core.render import default_headless_gl
 

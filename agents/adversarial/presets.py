@@ -25,8 +25,8 @@ from imitenvs.agents import distributed
 from imitenvs.agents.adversarial.add import ADDConfig, ADDRunner
 from imitenvs.agents.adversarial.ase import ASEConfig, ASERunner, play_latents, sample_latents
 from imitenvs.agents.evaluation import load_policy
-from imitenvs.agents.ppo import PPOConfig
-from imitenvs.agents.runner import RunConfig, read_checkpoint
+from imitenvs.agents.onpolicy.ppo import PPOConfig
+from imitenvs.agents.onpolicy.runner import RunConfig, read_checkpoint
 
 DISC_MINIBATCHES = 4
 """at most this many discriminator minibatches per epoch (the batch grows with N x T)"""

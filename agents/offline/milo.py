@@ -40,7 +40,7 @@ from imitenvs.agents.offline.npg import (
     behaviour_cloning,
     npg_step,
 )
-from imitenvs.agents.storage import compute_gae
+from imitenvs.agents.onpolicy.storage import compute_gae
 from imitenvs.core.checks import check_positive_int
 
 logger = logging.getLogger(__name__)

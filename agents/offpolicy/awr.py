@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from imitenvs.agents.ppo import ActorCritic, bounds_loss, require, value_loss
+from imitenvs.agents.onpolicy.ppo import ActorCritic, bounds_loss, require, value_loss
 
 OPTIMIZERS = ("sgd", "adam")
 

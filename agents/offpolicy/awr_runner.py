@@ -1,6 +1,6 @@
 """The AWR loop: rollouts into the replay buffer, updates, logs, checkpoints.
 
-:class:`AWRRunner` takes the same :class:`~imitenvs.agents.runner.RunConfig` as the PPO
+:class:`AWRRunner` takes the same :class:`~imitenvs.agents.onpolicy.runner.RunConfig` as the PPO
 runner and works on the same envs (a batched humanoid id, or any gymnasium id as a SAME_STEP
 vector env, e.g. one ``Pendulum-v1``). Like the PPO runner it re-seeds the envs every
 ``save_every`` iterations and writes checkpoints there (networks, optimisers, normalisers, the
@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from imitenvs.agents.logs import RunLogger
 from imitenvs.agents.offpolicy.awr import AWR, AWRConfig, ReplayBuffer
-from imitenvs.agents.runner import (
+from imitenvs.agents.onpolicy.runner import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
     RESUME_KEYS,
@@ -116,7 +116,7 @@ class AWRRunner:
 
         Args:
             evaluate: called after every iteration; its scalars are logged with the
-                iteration's (as :meth:`imitenvs.agents.runner.Runner.train`)."""
+                iteration's (as :meth:`imitenvs.agents.onpolicy.runner.Runner.train`)."""
         self._check_fresh_folder()
         self._open_log()  # log.txt's wall time counts from here
         start = time.perf_counter()

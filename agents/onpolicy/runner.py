@@ -35,11 +35,11 @@ import torch
 from tqdm import tqdm
 
 from imitenvs.agents import distributed, episode
-from imitenvs.agents.amp import AMP, AMPConfig
+from imitenvs.agents.adversarial.amp import AMP, AMPConfig
+from imitenvs.agents.adversarial.near import NEAR, EnergyModel, NEARConfig
 from imitenvs.agents.logs import LOGGERS, RunLogger
-from imitenvs.agents.near import NEAR, EnergyModel, NEARConfig
-from imitenvs.agents.ppo import PPO, PPOConfig, require
-from imitenvs.agents.storage import RolloutStorage
+from imitenvs.agents.onpolicy.ppo import PPO, PPOConfig, require
+from imitenvs.agents.onpolicy.storage import RolloutStorage
 from imitenvs.agents.vec import VecAdapter, demo_source, make_env
 from imitenvs.core.files import RunLock, load_torch, save_torch
 

@@ -28,8 +28,8 @@ from tqdm import tqdm
 
 from imitenvs.agents.distributed import global_mean
 from imitenvs.agents.normalizer import RunningMeanStd
-from imitenvs.agents.ppo import require
-from imitenvs.agents.storage import RolloutStorage
+from imitenvs.agents.onpolicy.ppo import require
+from imitenvs.agents.onpolicy.storage import RolloutStorage
 from imitenvs.agents.vec import demo_source, make_env
 from imitenvs.core.files import load_torch, save_torch
 

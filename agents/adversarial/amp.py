@@ -20,8 +20,8 @@ from torch import nn
 
 from imitenvs.agents.distributed import average_gradients
 from imitenvs.agents.normalizer import RunningMeanStd
-from imitenvs.agents.ppo import mlp, require
-from imitenvs.agents.storage import RolloutStorage
+from imitenvs.agents.onpolicy.ppo import mlp, require
+from imitenvs.agents.onpolicy.storage import RolloutStorage
 
 
 @dataclass

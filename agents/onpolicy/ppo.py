@@ -2,9 +2,9 @@
 
 Read top to bottom: :class:`PPOConfig` (every hyperparameter, documented and validated), the
 loss functions (importable, unit-tested), :class:`ActorCritic` and :class:`PPO` (act, evaluate
-values, update on a :class:`~imitenvs.agents.storage.RolloutStorage`). The rollout loop lives in
-:mod:`imitenvs.agents.runner`. Defaults follow IsaacGymEnvs' ``HumanoidAMPPPO.yaml``
-(``docs/agents.md`` lists them and where we deviate).
+values, update on a :class:`~imitenvs.agents.onpolicy.storage.RolloutStorage`). The rollout
+loop lives in :mod:`imitenvs.agents.onpolicy.runner`. Defaults follow IsaacGymEnvs'
+``HumanoidAMPPPO.yaml`` (``docs/agents.md`` lists them and where we deviate).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 from imitenvs.agents import distributed
 from imitenvs.agents.distributed import average_gradients
 from imitenvs.agents.normalizer import RunningMeanStd
-from imitenvs.agents.storage import RolloutStorage
+from imitenvs.agents.onpolicy.storage import RolloutStorage
 
 LR_BOUNDS = (1e-5, 1e-2)
 """range of the adaptive learning rate (``PPOConfig.desired_kl``)"""
