@@ -30,11 +30,13 @@ iMuJoCo (every registered ``imitenvs/iMuJoCo-<variant>-v0`` id, or those of
 ``--imujoco-variants``): random = mean over ``--imujoco-random-episodes`` episodes of uniform
 random actions (env seeds 2000, ...; HalfCheetah variants never terminate, so their 1000-step
 episodes are fewer: ``--imujoco-halfcheetah-random-episodes``); expert = only for a variant
-whose SB3 SAC zip is given, mean over ``--imujoco-expert-episodes`` episodes of its
-deterministic (mean) action (env seeds 1000, ...), one torch thread. Zips come from
+whose policy is given (an SB3 SAC zip, or a ``.pt`` checkpoint of our trainer), mean over
+``--imujoco-expert-episodes`` episodes of its deterministic (mean) action (env seeds 1000,
+...), one torch thread. Zips come from
 ``--imujoco-policies DIR`` (files ``sac-<variant>.zip``, the names of the original Zenodo
 ``policies/`` folder, see ``python -m imitenvs data download imujoco``) and
-``--imujoco-policy VARIANT=PATH`` (repeatable, e.g. a SAC zip of ours; it wins over DIR). They
+``--imujoco-policy VARIANT=PATH`` (repeatable, e.g. a zip or checkpoint of ours; it wins over
+DIR). They
 are loaded without unpickling (``imitenvs.envs.imujoco.policies.load_policy``), every one before
 anything is measured; ``expert_how`` names the file, its sha256 and the training steps stored
 in it (``--imujoco-note VARIANT=TEXT`` appends a sentence on its origin). An id without a zip keeps
@@ -42,7 +44,7 @@ only its random row, or the expert of its row in ``--out`` if it has one. ``--on
 updates just these rows::
 
     python benchmarks/reference_scores.py --only imujoco \
-        --imujoco-policy hopper-massdec_25_footgeom=runs/sac_hopper/policy.zip
+        --imujoco-policy hopper-massdec_25_footgeom=runs/ppo_hopper/checkpoint_last.pt
     python benchmarks/reference_scores.py --only imujoco --imujoco-policies imujoco/policies
 """
 
@@ -253,17 +255,25 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _algo(policy: ImujocoPolicy) -> str:
+    """``imitenvs`` for a checkpoint of our trainer (``.pt``), else ``sac`` (an SB3 zip)."""
+    return "imitenvs" if policy.path.suffix == ".pt" else "sac"
+
+
 def _load_sac(policy: ImujocoPolicy) -> Any:
-    """The SB3 model of ``policy`` in its variant's env; one ValueError line naming the zip."""
+    """The policy of ``policy`` in its variant's env: an SB3 SAC zip, or a ``.pt`` checkpoint
+    of our trainer; one ValueError line naming the file."""
     from imitenvs.envs.imujoco.policies import load_policy
 
     env = gymnasium.make(parse_variant(policy.variant).env_id)
+    algo = _algo(policy)
     try:
-        return load_policy(policy.path, env=env, algo="sac")
+        return load_policy(policy.path, env=env, algo=algo)
     except (ValueError, OSError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        kind = "a trainer checkpoint" if algo == "imitenvs" else "the SAC policy"
         raise ValueError(
-            f"{policy.given_as} {policy.path}: cannot load it as the SAC policy of "
+            f"{policy.given_as} {policy.path}: cannot load it as {kind} of "
             f"{policy.variant}: {first}"
         ) from None
     finally:
@@ -305,11 +315,18 @@ def imujoco_expert(policy: ImujocoPolicy, episodes: int) -> dict[str, Any]:
     start = time.perf_counter()
     stats = summarise(evaluate_policy(env_id, as_policy(model, True), range(1000, 1000 + episodes)))
     seconds = time.perf_counter() - start
-    steps = int(model.num_timesteps)
+    if _algo(policy) == "imitenvs":
+        from imitenvs.agents.evaluation import load_policy_with_meta
+
+        steps = load_policy_with_meta(policy.path)[2]["env_steps"]
+        what = f"our trainer's PPO checkpoint {policy.path.name} (sha256 {sha}; {steps} env steps"
+    else:
+        steps = int(model.num_timesteps)
+        what = f"SB3 SAC policy {policy.path.name} (sha256 {sha}; {steps} training steps"
     return {
         "expert": stats["mean"],
-        "expert_how": f"SB3 SAC policy {policy.path.name} (sha256 {sha}; {steps} training "
-        f"steps stored in the zip; given as {policy.given_as}), deterministic (mean) action, "
+        "expert_how": f"{what} stored in the file; given as {policy.given_as}), deterministic "
+        "(mean) action, "
         f"mean of {episodes} episodes incl. falls (env seeds 1000..{1000 + episodes - 1}), "
         f"sem {stats['sem']:.3f}; {seconds / episodes:.2f} s per episode on one CPU thread"
         + (f". {policy.note}" if policy.note else ""),

@@ -139,6 +139,25 @@ def test_single_zip_with_a_note(script: ModuleType, policy_dir: Path, table: Pat
     assert row["expert_how"].endswith("A tiny test SAC.")
 
 
+def test_a_trainer_checkpoint_is_an_expert(script: ModuleType, table: Path, tmp_path: Path) -> None:
+    """A ``.pt`` path is read as a checkpoint of our trainer (the shipped hopper expert is one)."""
+    from imitenvs.agents.train import main as train_main
+
+    out = tmp_path / "run"
+    train_main(["--algo", "ppo", "--env", ENV_ID, "--num-envs", "2", "--iterations", "1",
+                "--num-steps", "8", "--out", str(out), "--logger", "none", "--no-video",
+                "--no-progress", "--eval-episodes", "1"])  # fmt: skip
+    ckpt = out / "checkpoint_last.pt"
+    _measure(script, table, "--imujoco-policy", f"{VARIANT}={ckpt}")
+    row = json.loads(table.read_text())["scores"][ENV_ID]
+    assert row["expert_how"].startswith("our trainer's PPO checkpoint checkpoint_last.pt")
+    assert "16 env steps stored in the file" in row["expert_how"]
+    other = out / "other.pt"
+    other.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot load it as a trainer checkpoint"):
+        _measure(script, table, "--imujoco-policy", f"{VARIANT}={other}")
+
+
 def _error_line(script: ModuleType, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
     with pytest.raises(SystemExit) as info:
@@ -218,7 +237,7 @@ def test_shipped_table_has_a_random_row_for_every_imujoco_id() -> None:
     assert "HalfCheetah episodes never terminate early" in cheetah.random_how
 
 
-def test_shipped_hopper_suite_has_our_sac_expert() -> None:
+def test_shipped_hopper_suite_has_our_expert() -> None:
     ids = suite_ids("imujoco-hopper")
     assert SHIPPED_EXPERT in ids
     ref = get_reference(SHIPPED_EXPERT)
