@@ -111,7 +111,7 @@ def test_own_sac_zip_loads_like_sb3(sac_zip) -> None:
 
 @pytest.mark.parametrize("algo", sb3_zip.ALGORITHMS)
 def test_every_algorithm_writes_only_allowed_fields_and_loads(algo, tmp_path) -> None:
-    assert policies.ALGORITHMS == (*sb3_zip.ALGORITHMS, "imitenvs")  # + our trainer
+    assert (*sb3_zip.ALGORITHMS, "imitenvs") == policies.ALGORITHMS  # + our trainer
     env = gymnasium.make("Pendulum-v1")
     kwargs = {"net_arch": [8], "activation_fn": torch.nn.Tanh}
     model = getattr(stable_baselines3, algo.upper())("MlpPolicy", env, policy_kwargs=kwargs)
