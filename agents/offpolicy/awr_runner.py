@@ -13,13 +13,11 @@ actor-critic as ``ppo.model`` with the policy fields as ``ppo_cfg``, so
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from imitenvs.agents.logs import RunLogger
 from imitenvs.agents.offpolicy.awr import AWR, AWRConfig, ReplayBuffer
@@ -30,8 +28,10 @@ from imitenvs.agents.onpolicy.runner import (
     EpisodeTally,
     RunConfig,
     plain_config,
+    prune_checkpoints,
     read_checkpoint,
     segment_seed,
+    training_loop,
 )
 from imitenvs.agents.vec import make_env
 from imitenvs.core.files import RunLock, save_torch
@@ -119,28 +119,7 @@ class AWRRunner:
                 iteration's (as :meth:`imitenvs.agents.onpolicy.runner.Runner.train`)."""
         self._check_fresh_folder()
         self._open_log()  # log.txt's wall time counts from here
-        start = time.perf_counter()
-        limit = math.inf if self.run.max_minutes is None else 60.0 * self.run.max_minutes
-        stats: dict[str, float] = {}
-        bar = tqdm(total=self.run.iterations, initial=self.iteration, unit="it",
-                   disable=not self.run.progress, dynamic_ncols=True)  # fmt: skip
-        while self.iteration < self.run.iterations and time.perf_counter() - start < limit:
-            stats = self.train_iteration()
-            if evaluate is not None:
-                stats.update(evaluate(self))
-            if not all(math.isfinite(v) for v in stats.values()):
-                raise FloatingPointError(f"non-finite training scalars: {stats}")
-            self._log(stats)
-            bar.update(1)
-            bar.set_postfix(reward=f"{stats['reward/total']:.3f}")
-            if self.iteration % self.run.save_every == 0:
-                if self.run.log_dir is not None:
-                    self.save(self.run.log_dir / f"checkpoint_{self.iteration:06d}.pt")
-                    self._prune_checkpoints()
-                self._begin_segment()
-        bar.close()
-        if self.run.log_dir is not None:
-            self.save(self.run.log_dir / "checkpoint_last.pt")
+        stats = training_loop(self, evaluate)
         if self._logger is not None:
             self._logger.flush()
         return stats
@@ -156,9 +135,7 @@ class AWRRunner:
             )
 
     def _prune_checkpoints(self) -> None:
-        numbered = sorted(self.run.log_dir.glob("checkpoint_[0-9]*.pt"))
-        for old in numbered[: -self.run.keep_checkpoints]:
-            old.unlink()
+        prune_checkpoints(self.run.log_dir, self.run.keep_checkpoints)
 
     def _open_log(self) -> None:
         if self.run.log_dir is not None and self._logger is None:

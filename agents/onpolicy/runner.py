@@ -327,36 +327,7 @@ class Runner:
         Returns the last iteration's scalars."""
         self._check_fresh_folder()
         self._open_log()  # log.txt's wall time counts from here
-        start = time.perf_counter()
-        limit = math.inf if self.run.max_minutes is None else 60.0 * self.run.max_minutes
-        stats: dict[str, float] = {}
-        bar = tqdm(
-            total=self.run.iterations,
-            initial=self.iteration,
-            disable=not (self.run.progress and self.dist.is_main),
-            unit="it",
-            dynamic_ncols=True,
-        )
-        while self.iteration < self.run.iterations and time.perf_counter() - start < limit:
-            stats = self.train_iteration()
-            if evaluate is not None:
-                stats.update(evaluate(self))
-            self._log(stats)
-            bar.update(1)
-            bar.set_postfix(
-                steps_s=f"{stats['perf/total_steps_per_s']:.0f}",
-                reward=f"{stats['reward/total']:.3f}",
-            )
-            if not all(math.isfinite(v) for v in stats.values()):
-                raise FloatingPointError(f"non-finite training scalars: {stats}")
-            if self.iteration % self.run.save_every == 0:
-                if self.run.log_dir is not None:
-                    self.save(self.run.log_dir / f"checkpoint_{self.iteration:06d}.pt")
-                    self._prune_checkpoints()
-                self._begin_segment()
-        bar.close()
-        if self.run.log_dir is not None:
-            self.save(self.run.log_dir / "checkpoint_last.pt")
+        stats = training_loop(self, evaluate, self.dist.is_main)
         if self._writer is not None:
             self._writer.flush()
         return stats
@@ -378,11 +349,8 @@ class Runner:
             )
 
     def _prune_checkpoints(self) -> None:
-        if not self.dist.is_main:
-            return
-        numbered = sorted(self.run.log_dir.glob("checkpoint_[0-9]*.pt"))
-        for old in numbered[: -self.run.keep_checkpoints]:
-            old.unlink()
+        if self.dist.is_main:
+            prune_checkpoints(self.run.log_dir, self.run.keep_checkpoints)
 
     def _open_log(self) -> None:
         if self.run.log_dir is not None and self.dist.is_main and self._writer is None:
@@ -473,6 +441,65 @@ class Runner:
             self.env.close()
         if self._lock is not None:
             self._lock.release()
+
+
+class Trainable(Protocol):
+    """What :func:`training_loop` drives (:class:`Runner`, the AWR runner)."""
+
+    run: RunConfig
+    iteration: int
+
+    def train_iteration(self) -> dict[str, float]: ...
+    def save(self, path: str | Path) -> Path: ...
+    def _log(self, stats: dict[str, float]) -> None: ...
+    def _prune_checkpoints(self) -> None: ...
+    def _begin_segment(self) -> None: ...
+
+
+def training_loop(
+    trainer: Trainable,
+    evaluate: Callable[[Any], dict[str, float]] | None,
+    show_progress: bool = True,
+) -> dict[str, float]:
+    """Iterate until ``run.iterations`` (or ``run.max_minutes``): train, evaluate, log, refuse
+    non-finite scalars, and every ``save_every`` iterations write a numbered checkpoint, prune
+    old ones and start a new seed segment; ``checkpoint_last.pt`` at the end. Returns the last
+    iteration's scalars."""
+    run = trainer.run
+    start = time.perf_counter()
+    limit = math.inf if run.max_minutes is None else 60.0 * run.max_minutes
+    stats: dict[str, float] = {}
+    bar = tqdm(total=run.iterations, initial=trainer.iteration, unit="it", dynamic_ncols=True,
+               disable=not (run.progress and show_progress))  # fmt: skip
+    while trainer.iteration < run.iterations and time.perf_counter() - start < limit:
+        stats = trainer.train_iteration()
+        if evaluate is not None:
+            stats.update(evaluate(trainer))
+        if not all(math.isfinite(v) for v in stats.values()):
+            raise FloatingPointError(f"non-finite training scalars: {stats}")
+        trainer._log(stats)
+        bar.update(1)
+        bar.set_postfix({name: f"{stats[k]:.4g}" for k, name in POSTFIX.items() if k in stats})
+        if trainer.iteration % run.save_every == 0:
+            if run.log_dir is not None:
+                trainer.save(run.log_dir / f"checkpoint_{trainer.iteration:06d}.pt")
+                trainer._prune_checkpoints()
+            trainer._begin_segment()
+    bar.close()
+    if run.log_dir is not None:
+        trainer.save(run.log_dir / "checkpoint_last.pt")
+    return stats
+
+
+POSTFIX = {"perf/total_steps_per_s": "steps_s", "reward/total": "reward"}
+"""scalars shown on the progress bar when a trainer reports them"""
+
+
+def prune_checkpoints(log_dir: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` numbered checkpoints ``checkpoint_NNNNNN.pt``."""
+    numbered = sorted(log_dir.glob("checkpoint_[0-9]*.pt"))
+    for old in numbered[:-keep]:
+        old.unlink()
 
 
 def plain_config(cfg: Any) -> dict[str, Any]:
