@@ -41,7 +41,9 @@ Subclasses implement four hooks on torch tensors: :meth:`BatchedEnv._reset_world
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,28 @@ from imitenvs.core.checks import (
     check_seed,
     is_tensor,
 )
+
+
+@contextlib.contextmanager
+def torch_threads(num: int) -> Iterator[None]:
+    """Run torch with ``num`` intra-op threads inside the block, then restore (0: unchanged)."""
+    old = torch.get_num_threads()
+    change = num > 0 and num != old
+    if change:
+        torch.set_num_threads(num)
+    try:
+        yield
+    finally:
+        if change:
+            torch.set_num_threads(old)
+
+
+def check_torch_threads(num: Any) -> int:
+    """``num`` as a batched env's ``torch_threads`` (an int >= 0), else one ValueError."""
+    if isinstance(num, bool) or not isinstance(num, int) or num < 0:
+        raise ValueError(f"torch_threads must be an integer >= 0, got {num!r}")
+    return num
+
 
 #: ``autoreset_mode`` names accepted beside :class:`gymnasium.vector.AutoresetMode` members.
 AUTORESET_NAMES: dict[str, AutoresetMode] = {

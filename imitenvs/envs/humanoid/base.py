@@ -8,9 +8,7 @@ adds its reward and extra observations through three hooks: :meth:`HumanoidEnv._
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import gymnasium
@@ -24,7 +22,9 @@ from imitenvs.core.batched import (
     WorldStep,
     check_autoreset_mode,
     check_device,
+    check_torch_threads,
     mujoco_world_bytes,
+    torch_threads,
 )
 from imitenvs.core.checks import check_choice, check_positive_int
 from imitenvs.envs.humanoid.config import HumanoidConfig
@@ -48,20 +48,6 @@ _GEOM_EXTENT = {
     int(mujoco.mjtGeom.mjGEOM_CAPSULE): lambda size: (size[0], (0.0, 0.0, size[1])),
     int(mujoco.mjtGeom.mjGEOM_BOX): lambda size: (0.0, tuple(size)),
 }
-
-
-@contextlib.contextmanager
-def torch_threads(num: int) -> Iterator[None]:
-    """Run torch with ``num`` intra-op threads inside the block, then restore (0: unchanged)."""
-    old = torch.get_num_threads()
-    change = num > 0 and num != old
-    if change:
-        torch.set_num_threads(num)
-    try:
-        yield
-    finally:
-        if change:
-            torch.set_num_threads(old)
 
 
 class HumanoidEnv(BatchedEnv):
@@ -114,13 +100,7 @@ class HumanoidEnv(BatchedEnv):
     ) -> None:
         check_positive_int("num_envs", num_envs)
         autoreset_mode = check_autoreset_mode(autoreset_mode)
-        if (
-            isinstance(torch_threads, bool)
-            or not isinstance(torch_threads, int)
-            or torch_threads < 0
-        ):
-            raise ValueError(f"torch_threads must be an integer >= 0, got {torch_threads!r}")
-        self.torch_threads = torch_threads
+        self.torch_threads = check_torch_threads(torch_threads)
         check_choice("render_mode", render_mode, (None, "rgb_array"))
         check_choice("backend", backend, ("auto", *BACKENDS))
         self.config = self.config_cls.from_kwargs(kwargs)

@@ -16,9 +16,7 @@ single env agree to float64 round-off on the CPU backend (``tests/test_imujoco_b
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,7 +31,9 @@ from imitenvs.core.batched import (
     WorldStep,
     check_autoreset_mode,
     check_device,
+    check_torch_threads,
     mujoco_world_bytes,
+    torch_threads,
 )
 from imitenvs.core.checks import check_choice, check_positive_int, is_tensor
 from imitenvs.sim import make_backend
@@ -165,20 +165,6 @@ class LocomotionTask:
         return self.robot != "halfcheetah"
 
 
-@contextlib.contextmanager
-def _torch_threads(num: int) -> Iterator[None]:
-    """Torch with ``num`` intra-op threads inside the block, restored after (0: unchanged)."""
-    old = torch.get_num_threads()
-    change = num > 0 and num != old
-    if change:
-        torch.set_num_threads(num)
-    try:
-        yield
-    finally:
-        if change:
-            torch.set_num_threads(old)
-
-
 class BatchedLocomotionEnv(BatchedEnv):
     """N worlds of a gymnasium v5 locomotion task (Hopper, HalfCheetah, Walker2d) on one model.
 
@@ -256,12 +242,8 @@ class BatchedLocomotionEnv(BatchedEnv):
                 f"render_mode={render_mode!r}: the batched locomotion envs do not render; "
                 "make the single env (no num_envs) to render"
             )
-        if isinstance(torch_threads, bool) or not isinstance(torch_threads, int):
-            raise ValueError(f"torch_threads must be an integer >= 0, got {torch_threads!r}")
-        if torch_threads < 0:
-            raise ValueError(f"torch_threads must be an integer >= 0, got {torch_threads!r}")
         self.task = task
-        self.torch_threads = torch_threads
+        self.torch_threads = check_torch_threads(torch_threads)
         self.model = mujoco.MjModel.from_xml_path(str(xml_path))
         device = check_device(device)
         if backend == "auto":
@@ -324,7 +306,7 @@ class BatchedLocomotionEnv(BatchedEnv):
         """
         self._check_reset()
         given = None if options is None else self._given_state(options)
-        with _torch_threads(self.torch_threads):
+        with torch_threads(self.torch_threads):
             self._given = given
             try:
                 return super().reset(seed=seed, options=options)
@@ -332,7 +314,7 @@ class BatchedLocomotionEnv(BatchedEnv):
                 self._given = None
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        with _torch_threads(self.torch_threads):
+        with torch_threads(self.torch_threads):
             return super().step(actions)
 
     @property
