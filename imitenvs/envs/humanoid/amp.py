@@ -9,9 +9,9 @@ import gymnasium
 import numpy as np
 import torch
 
-from imitenvs.core.batched import WorldStep
+from imitenvs.core.batched import WorldStep, torch_threads
 from imitenvs.core.checks import check_positive_int
-from imitenvs.envs.humanoid.base import HumanoidEnv, torch_threads
+from imitenvs.envs.humanoid.base import HumanoidEnv
 from imitenvs.envs.humanoid.config import AmpConfig, NearConfig
 from imitenvs.motion import MotionState
 
