@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium
-import numpy as np
 from gymnasium.envs.mujoco.mujoco_env import expand_model_path
 
 from imitenvs.core.checks import check_choice
@@ -82,19 +81,14 @@ class DeepRLSPBatchedHopperEnv(BatchedLocomotionEnv):
         time_horizon: int = TIME_HORIZON,
         **kwargs: Any,
     ) -> None:
-        from imitenvs.envs.deep_rlsp.locomotion import HOPPER_SETTINGS
+        from imitenvs.envs.deep_rlsp.locomotion import HOPPER_SETTINGS, check_penalty
 
-        if penalty is not None and (
-            isinstance(penalty, bool)
-            or not isinstance(penalty, int | float | np.number)
-            or not np.isfinite(penalty)
-        ):
-            raise ValueError(f"penalty must be a finite number or None, got {penalty!r}")
+        penalty = check_penalty(penalty)
         settings, options = _split_settings("hopper", kwargs)
         task = LocomotionTask.from_settings(
             "hopper",
             {**HOPPER_SETTINGS, **settings},
-            penalty=None if penalty is None else float(penalty),
+            penalty=penalty,
             time_horizon=time_horizon,
         )
         self.penalty = task.penalty

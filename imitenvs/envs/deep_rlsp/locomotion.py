@@ -49,6 +49,17 @@ CHEETAH_SETTINGS: dict[str, Any] = dict(V3_SETTINGS["halfcheetah"])
 HOPPER_SETTINGS: dict[str, Any] = dict(V3_SETTINGS["hopper"])
 
 
+def check_penalty(penalty: Any) -> float | None:
+    """``penalty`` as a float, or ``None``; one ValueError for anything else (bools, NaN)."""
+    if penalty is not None and (
+        isinstance(penalty, bool)
+        or not isinstance(penalty, int | float | np.number)
+        or not np.isfinite(penalty)
+    ):
+        raise ValueError(f"penalty must be a finite number or None, got {penalty!r}")
+    return None if penalty is None else float(penalty)
+
+
 class _TimeFeature(CallOrder):
     """Mixin in front of a gymnasium v5 MuJoCo env that appends ``1 - t/time_horizon``.
 
@@ -189,15 +200,10 @@ class DeepRLSPHopperEnv(_TimeFeature, HopperEnv):
         time_horizon: int = TIME_HORIZON,
         **kwargs: Any,
     ) -> None:
-        if penalty is not None and (
-            isinstance(penalty, bool)
-            or not isinstance(penalty, int | float | np.number)
-            or not np.isfinite(penalty)
-        ):
-            raise ValueError(f"penalty must be a finite number or None, got {penalty!r}")
+        penalty = check_penalty(penalty)
         default_headless_gl(kwargs.get("render_mode"))
         super().__init__(**{**HOPPER_SETTINGS, **kwargs})
-        self.penalty = None if penalty is None else float(penalty)
+        self.penalty = penalty
         self._init_time_feature(time_horizon)
         EzPickle.__init__(self, penalty=penalty, time_horizon=time_horizon, **kwargs)
 
