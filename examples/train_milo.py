@@ -23,6 +23,7 @@ and ``result.json`` (also printed): final and best true return, BC baselines whe
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
@@ -129,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> MiloConfig:
     """The preset, the robot's model horizon, then the flags given."""
-    preset = json.loads(json.dumps(PRESETS[args.preset]))  # a deep copy
+    preset = copy.deepcopy(PRESETS[args.preset])
     robot = next((r for r in HORIZONS if r in args.env.lower()), None)
     if robot is not None and args.preset != "tiny":
         preset["model_env"].setdefault("horizon", HORIZONS[robot])

@@ -367,3 +367,18 @@ def test_benchmark_quick_runs_and_normalises(tmp_path: Path) -> None:
     for name, raw in run["raw"].items():
         assert run["normalised"][name] == pytest.approx(100 * (raw - r_rand) / (r_exp - r_rand))
     assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_humanoid_evaluator_and_termination() -> None:
+    """On our humanoids the evaluator reports the DTW pose error and the model env ends an
+    episode when the pelvis (observation 0) drops below the env's termination height."""
+    from imitenvs.agents.offline.milo import make_evaluator
+    from imitenvs.agents.offline.model_env import task_termination
+
+    env = gymnasium.make("imitenvs/HumanoidAMP-v0", motion_file="walk.yaml", max_episode_steps=8)
+    policy = GaussianPolicy(105, 28, NPGConfig(policy_hidden=(8,)), seed=0)
+    res = make_evaluator(env, episodes=1, seed=0)(policy)
+    assert 1 <= res["episode_length"] <= 8 and res["dtw_pose_rmse"] > 0
+    obs = torch.zeros(2, 105)
+    obs[:, 0] = torch.tensor([0.3, 0.9])
+    assert task_termination(env)(obs).tolist() == [True, False]

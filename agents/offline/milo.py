@@ -111,6 +111,19 @@ PolicyEval = Callable[[GaussianPolicy], dict[str, float]]
 """``policy ↦ {"return_mean", "return_std", ...}`` measured in the real env"""
 
 
+def mean_action(
+    policy: GaussianPolicy, space: gymnasium.spaces.Box
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``obs (S,) -> action (A,)``: the policy's mean, clipped to ``space``."""
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            a = policy.mean(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
+        return np.clip(a, space.low, space.high)
+
+    return act
+
+
 def real_env_evaluator(env_id: str, episodes: int, seed: int, **env_kwargs: Any) -> PolicyEval:
     """True return (mean, std) of the mean action over ``episodes`` in ``env_id``."""
     from imitenvs.envs.imujoco.policies import evaluate
@@ -118,12 +131,7 @@ def real_env_evaluator(env_id: str, episodes: int, seed: int, **env_kwargs: Any)
     env = gymnasium.make(env_id, **env_kwargs)
 
     def run(policy: GaussianPolicy) -> dict[str, float]:
-        def act(obs: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                a = policy.mean(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
-            return np.clip(a, env.action_space.low, env.action_space.high)
-
-        returns = evaluate(act, env, episodes, seed)
+        returns = evaluate(mean_action(policy, env.action_space), env, episodes, seed)
         return {"return_mean": float(returns.mean()), "return_std": float(returns.std())}
 
     return run
@@ -138,12 +146,7 @@ def humanoid_evaluator(env_id: str, episodes: int, seed: int, **env_kwargs: Any)
     space = gymnasium.make(env_id, **env_kwargs).action_space
 
     def run(policy: GaussianPolicy) -> dict[str, float]:
-        def act(obs: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                a = policy.mean(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
-            return np.clip(a, space.low, space.high)
-
-        res = humanoid_pose_error(act, env_id, episodes, seed, env_kwargs)
+        res = humanoid_pose_error(mean_action(policy, space), env_id, episodes, seed, env_kwargs)
         return {"return_mean": res["return"]["mean"], "return_std": res["return"]["std"],
                 "episode_length": res["episode_length"]["mean"],
                 "dtw_pose_rmse": res["dtw_pose_rmse"]["mean"],

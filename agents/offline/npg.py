@@ -19,7 +19,6 @@ As mjrl (``algos/npg_cg.py``, ``batch_reinforce.py``, ``policies/gaussian_mlp.py
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from imitenvs.agents.onpolicy.ppo import mlp
 from imitenvs.core.checks import check_positive_int
 
 
@@ -64,15 +64,6 @@ class NPGConfig:
             raise ValueError("bc_reg_coeff must be >= 0 and min_log_std <= init_log_std")
 
 
-def tanh_mlp(sizes: tuple[int, ...], act: type[nn.Module] = nn.Tanh) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(act())
-    return nn.Sequential(*layers)
-
-
 class GaussianPolicy(nn.Module):
     """``π(a|s) = N(μ(s), σ²)`` with data-normalised inputs and outputs (mjrl's MLP policy)."""
 
@@ -80,7 +71,7 @@ class GaussianPolicy(nn.Module):
         super().__init__()
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            self.net = tanh_mlp((obs_dim, *cfg.policy_hidden, act_dim))
+            self.net = mlp((obs_dim, *cfg.policy_hidden), act_dim, nn.Tanh)
         self.log_std = nn.Parameter(torch.full((act_dim,), cfg.init_log_std))
         self.min_log_std = cfg.min_log_std
         for name, dim in (("in_shift", obs_dim), ("out_shift", act_dim)):
@@ -197,7 +188,7 @@ class ValueFunction(nn.Module):
         super().__init__()
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            self.net = tanh_mlp((obs_dim + 1, *cfg.value_hidden, 1), act=nn.ReLU)
+            self.net = mlp((obs_dim + 1, *cfg.value_hidden), 1)
         self.cfg = cfg
         self.opt = torch.optim.Adam(
             self.net.parameters(), lr=cfg.value_lr, weight_decay=cfg.value_weight_decay

@@ -125,11 +125,14 @@ def bounds_loss(mu: torch.Tensor, bound: float = 1.0) -> torch.Tensor:
     return (mu.abs() - bound).clamp(min=0.0).pow(2).sum(-1).mean()
 
 
-def mlp(sizes: tuple[int, ...], out_dim: int) -> nn.Sequential:
-    """ReLU MLP ``sizes[0] -> ... -> out_dim`` (no activation on the output)."""
+def mlp(
+    sizes: tuple[int, ...], out_dim: int, activation: type[nn.Module] = nn.ReLU
+) -> nn.Sequential:
+    """MLP ``sizes[0] -> ... -> out_dim`` with ``activation`` (default ReLU) after every hidden
+    layer and none on the output."""
     layers: list[nn.Module] = []
     for a, b in itertools.pairwise(sizes):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b), activation()]
     layers.append(nn.Linear(sizes[-1], out_dim))
     return nn.Sequential(*layers)
 
